@@ -1,0 +1,130 @@
+"""The ``sparecast`` command. Heavy imports (Dagster, dbt, LightGBM) happen inside the commands
+that need them, so ``sparecast --help`` and the importers stay quick."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _import_azure(args: argparse.Namespace) -> int:
+    from sparecast_assets.landing.storage import open_landing
+    from sparecast_assets.sources.azure_pdm import import_azure_pdm
+
+    started = time.monotonic()
+    summary = import_azure_pdm(Path(args.directory), open_landing(args.to))
+    print(f"imported the Azure PdM data into {args.to} in {time.monotonic() - started:.1f}s")
+    for source, rows in summary.rows.items():
+        print(f"  {source:<12}{rows:>10,} rows in {summary.files[source]:>4} files")
+    print(f"next: sparecast run --landing {args.to}")
+    return 0
+
+
+def _generate(args: argparse.Namespace, landing_uri: str):
+    from sparecast_assets.landing.storage import open_landing
+    from sparecast_assets.sources.synthetic import FleetSize, generate_fleet
+    from sparecast_assets.sources.writer import write_landing
+
+    size = FleetSize(machines=args.machines, parts=args.parts, days=args.days, start=args.start,
+                     seed=args.seed)
+    started = time.monotonic()
+    summary = write_landing(generate_fleet(size), open_landing(landing_uri), "synthetic")
+    print(f"generated a synthetic fleet ({size.machines} machines, {size.parts} parts, "
+          f"{size.days} days from {size.start}, seed {size.seed}) into {landing_uri} "
+          f"in {time.monotonic() - started:.1f}s")
+    for source, rows in summary.rows.items():
+        print(f"  {source:<12}{rows:>10,} rows in {summary.files[source]:>4} files")
+    return summary
+
+
+def _generate_command(args: argparse.Namespace) -> int:
+    _generate(args, args.to)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sparecast_assets.pipeline import PipelineError, format_summary, run_pipeline
+
+    try:
+        summary = run_pipeline(args.landing, args.start, args.end)
+    except PipelineError as exc:
+        print(f"sparecast run: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(summary))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sparecast_assets import db
+
+    landing = args.landing or str(db.sparecast_home() / "demo-landing")
+    _generate(args, landing)
+    args.landing, args.start, args.end = landing, None, None
+    return _run(args)
+
+
+def _size_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--machines", type=int, default=20, help="machines in the fleet")
+    parser.add_argument("--parts", type=int, default=12, help="spare parts (3/4 wear, 1/4 consumable)")
+    parser.add_argument("--days", type=int, default=365, help="days of history")
+    parser.add_argument("--start", type=_day, default=date(2025, 1, 1), help="first day")
+    parser.add_argument("--seed", type=int, default=7, help="random seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparecast",
+        description="Predictive spare-parts inventory: landing zone -> Postgres -> dbt -> "
+                    "LightGBM -> forecast.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="load, model and forecast a range of landed days")
+    run.add_argument("--landing", required=True, help="landing folder or s3://bucket/prefix")
+    run.add_argument("--start", type=_day, help="first day (default: first landed day)")
+    run.add_argument("--end", type=_day, help="last day, inclusive (default: last landed day)")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="generate a synthetic fleet and run the whole pipeline on it")
+    demo.add_argument("--landing", help="where to write the demo files "
+                                        "(default: $SPARECAST_HOME/demo-landing)")
+    _size_arguments(demo)
+    demo.set_defaults(handler=_demo)
+
+    generate = commands.add_parser("generate", help="write a synthetic fleet into a landing zone")
+    generate.add_argument("--to", required=True, help="landing folder or s3://bucket/prefix")
+    _size_arguments(generate)
+    generate.set_defaults(handler=_generate_command)
+
+    importer = commands.add_parser("import", help="convert a public data set to the landing layout")
+    datasets = importer.add_subparsers(dest="dataset", required=True)
+    azure = datasets.add_parser("azure-pdm", help="the Microsoft Azure predictive-maintenance data")
+    azure.add_argument("directory", help="folder with PdM_telemetry/errors/failures/maint/machines.csv")
+    azure.add_argument("--to", required=True, help="landing folder or s3://bucket/prefix")
+    azure.set_defaults(handler=_import_azure)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("sparecast").addHandler(handler)
+    logging.getLogger("sparecast").setLevel(logging.INFO)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Where landed files live: a local folder or an S3 prefix, behind one small interface.
+
+S3 access goes through boto3, so the standard ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``
+variables point it at MinIO or any other S3-compatible store, and credentials come from the
+usual AWS chain.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from sparecast_assets.landing.contract import LandedKey, LandingKeyError, parse_landing_key
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    key: LandedKey
+    uri: str
+    size: int
+    etag: str
+
+
+class Landing(Protocol):
+    uri: str
+
+    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        """Yield (relative key, size, etag) for every object under ``prefix``."""
+
+    def read_bytes(self, relative_key: str) -> bytes: ...
+
+    def write_bytes(self, relative_key: str, data: bytes) -> None: ...
+
+
+def open_landing(uri: str) -> Landing:
+    if uri.startswith("s3://"):
+        return S3Landing(uri)
+    if "://" in uri:
+        raise ValueError(f"unsupported landing location {uri!r}: use a folder or s3://bucket/prefix")
+    return LocalLanding(uri)
+
+
+def files_for(landing: Landing, source: str, day: date) -> list[LandedFile]:
+    """The contract-conforming files of one source and day, sorted by key."""
+    files = []
+    for rel, size, etag in landing.iter_keys(f"{source}/dt={day.isoformat()}/"):
+        try:
+            key = parse_landing_key(rel)
+        except LandingKeyError:
+            # Not ours to load (e.g. a README or a _SUCCESS marker); reported by `scan`.
+            continue
+        files.append(LandedFile(key, f"{landing.uri.rstrip('/')}/{rel}", size, etag))
+    return sorted(files, key=lambda f: f.key.relative_key)
+
+
+@dataclass(frozen=True)
+class LandingScan:
+    files: list[LandedFile]
+    skipped: list[tuple[str, str]]  # (key, reason)
+
+    def partition_dates(self) -> list[date]:
+        return sorted({f.key.partition_date for f in self.files})
+
+
+def scan(landing: Landing) -> LandingScan:
+    """Every key under the landing root, split into contract files and skipped keys."""
+    files, skipped = [], []
+    for rel, size, etag in landing.iter_keys(""):
+        try:
+            key = parse_landing_key(rel)
+        except LandingKeyError as exc:
+            skipped.append((rel, str(exc)))
+            continue
+        files.append(LandedFile(key, f"{landing.uri.rstrip('/')}/{rel}", size, etag))
+    return LandingScan(files, skipped)
+
+
+class LocalLanding:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+
+    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            stat = path.stat()
+            # size and mtime stand in for an ETag: a rewritten file changes at least one.
+            yield path.relative_to(self.root).as_posix(), stat.st_size, f"{stat.st_size}-{stat.st_mtime_ns}"
+
+    def read_bytes(self, relative_key: str) -> bytes:
+        return (self.root / relative_key).read_bytes()
+
+    def write_bytes(self, relative_key: str, data: bytes) -> None:
+        path = self.root / relative_key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # readers never see a half-written file
+
+
+class S3Landing:
+    def __init__(self, uri: str, client=None):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"no bucket in {uri!r}")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3")
+        self.client = client
+
+    def _full(self, relative_key: str) -> str:
+        return f"{self.prefix}/{relative_key}" if self.prefix else relative_key
+
+    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:], obj["Size"], obj["ETag"].strip('"')
+
+    def read_bytes(self, relative_key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(relative_key))["Body"].read()
+
+    def write_bytes(self, relative_key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._full(relative_key), Body=io.BytesIO(data))
