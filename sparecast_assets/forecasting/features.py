@@ -107,10 +107,10 @@ YEARLY_SEASON_MIN_DAYS = 730
 
 def calendar_features(target_dates: pd.DatetimeIndex | pd.Series, history_days: int) -> pd.DataFrame:
     dates = pd.DatetimeIndex(target_dates)
-    frame = pd.DataFrame({"target_day_of_week": dates.dayofweek})
+    frame = pd.DataFrame({"target_day_of_week": dates.day_of_week})
     if history_days >= YEARLY_SEASON_MIN_DAYS:
         frame["target_month"] = dates.month
-        frame["target_day_of_year"] = dates.dayofyear
+        frame["target_day_of_year"] = dates.day_of_year
     return frame
 
 
