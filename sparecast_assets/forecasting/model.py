@@ -73,7 +73,10 @@ def fit(rows: pd.DataFrame) -> TrainedModel:
     mean = np.clip(booster.predict(train[features].astype(float)), 0, None)
     digest = hashlib.sha256()
     digest.update(json.dumps([PARAMS, NUM_BOOST_ROUND, features], sort_keys=True).encode())
-    digest.update(pd.util.hash_pandas_object(train[features + ["actual"]], index=False).to_numpy().tobytes())
+    # Rounded, because float sums in Postgres depend on row order: the same data must give the
+    # same version, so that a re-run is recognisably the same model.
+    rounded = train[features + ["actual"]].astype(float).round(6)
+    digest.update(pd.util.hash_pandas_object(rounded, index=False).to_numpy().tobytes())
     return TrainedModel(
         booster_text=booster.model_to_string(),
         features=features,

@@ -58,7 +58,7 @@ def read_model_inputs(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
         from dbt.fct_part_fleet_daily""")
     sensors = _frame(conn, """
         select carried.part_id, s.reading_date as activity_date, s.sensor,
-               avg(s.mean_value) as mean_value
+               round(avg(s.mean_value)::numeric, 6)::double precision as mean_value
         from dbt.int_machine_parts as carried
         join dbt.fct_machine_sensor_daily as s on s.machine_id = carried.machine_id
         group by carried.part_id, s.reading_date, s.sensor""")

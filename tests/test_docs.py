@@ -1,0 +1,24 @@
+"""The documented landing contract is the enforced one."""
+
+import re
+
+from sparecast_assets.landing.contract import SOURCES
+from tests.conftest import REPO
+
+
+def documented_columns() -> dict[str, list[tuple[str, str, str]]]:
+    text = (REPO / "docs" / "landing-contract.md").read_text()
+    sections = re.split(r"^### `(\w+)`", text, flags=re.M)[1:]
+    return {
+        name: re.findall(r"^\| `(\w+)` \| (\w+) \| (yes|no) \|", body, flags=re.M)
+        for name, body in zip(sections[::2], sections[1::2])
+    }
+
+
+def test_every_source_column_type_and_requirement_is_documented_as_enforced():
+    enforced = {
+        s.name: [(c.name, c.kind, "yes" if c.required else "no") for c in s.columns]
+        for s in SOURCES.values()
+    }
+
+    assert documented_columns() == enforced
