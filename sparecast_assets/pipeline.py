@@ -189,5 +189,3 @@ def format_summary(summary: RunSummary) -> str:
     ]
     return "\n".join(lines)
 
-
-logging.getLogger("sparecast").addHandler(logging.NullHandler())

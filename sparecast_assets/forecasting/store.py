@@ -62,9 +62,8 @@ def read_model_inputs(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
         from dbt.int_machine_parts as carried
         join dbt.fct_machine_sensor_daily as s on s.machine_id = carried.machine_id
         group by carried.part_id, s.reading_date, s.sensor""")
-    for frame in (fleet,):
-        for column in frame.columns[2:]:
-            frame[column] = frame[column].astype(float)
+    numeric = fleet.columns.drop(["part_id", "activity_date"])
+    fleet[numeric] = fleet[numeric].astype(float)
     return {"demand": demand, "fleet": fleet, "sensors": sensors}
 
 
