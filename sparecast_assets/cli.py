@@ -23,7 +23,10 @@ def _import_azure(args: argparse.Namespace) -> int:
     from sparecast_assets.sources.azure_pdm import import_azure_pdm
 
     started = time.monotonic()
-    summary = import_azure_pdm(Path(args.directory), open_landing(args.to))
+    try:
+        summary = import_azure_pdm(Path(args.directory), open_landing(args.to))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(exc) from exc
     print(f"imported the Azure PdM data into {args.to} in {time.monotonic() - started:.1f}s")
     for source, rows in summary.rows.items():
         print(f"  {source:<12}{rows:>10,} rows in {summary.files[source]:>4} files")
@@ -39,7 +42,11 @@ def _generate(args: argparse.Namespace, landing_uri: str):
     size = FleetSize(machines=args.machines, parts=args.parts, days=args.days, start=args.start,
                      seed=args.seed)
     started = time.monotonic()
-    summary = write_landing(generate_fleet(size), open_landing(landing_uri), "synthetic")
+    try:
+        landing = open_landing(landing_uri)
+    except ValueError as exc:
+        raise UserError(exc) from exc
+    summary = write_landing(generate_fleet(size), landing, "synthetic")
     print(f"generated a synthetic fleet ({size.machines} machines, {size.parts} parts, "
           f"{size.days} days from {size.start}, seed {size.seed}) into {landing_uri} "
           f"in {time.monotonic() - started:.1f}s")
@@ -59,8 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = run_pipeline(args.landing, args.start, args.end)
     except PipelineError as exc:
-        print(f"sparecast run: {exc}", file=sys.stderr)
-        return 1
+        raise UserError(exc) from exc
     print(format_summary(summary))
     return 0
 
@@ -117,13 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class UserError(Exception):
+    """A mistake the user can fix from the message alone: no traceback."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("sparecast").addHandler(handler)
-    logging.getLogger("sparecast").setLevel(logging.INFO)
-    return args.handler(args)
+    logger = logging.getLogger("sparecast")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"sparecast {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -36,7 +36,13 @@ class PipelineError(RuntimeError):
 
 
 def landed_range(landing_uri: str) -> tuple[date, date, list[tuple[str, str]]]:
-    result = scan(open_landing(landing_uri))
+    try:
+        landing = open_landing(landing_uri)
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from exc
+    if not landing_uri.startswith("s3://") and not os.path.isdir(landing_uri):
+        raise PipelineError(f"landing folder {landing_uri} does not exist")
+    result = scan(landing)
     days = result.partition_dates()
     if not days:
         raise PipelineError(
@@ -68,10 +74,12 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
     from sparecast_assets.partitions import daily_partitions
 
     keys = daily_partitions.get_partition_keys()
-    if start.isoformat() not in keys or end.isoformat() not in keys:
+    outside = [d for d in (start, end) if d.isoformat() not in keys]
+    if outside:
         raise PipelineError(
-            f"days {start}..{end} are outside the partitions {keys[0]}..{keys[-1]}: set "
-            "SPARECAST_PARTITIONS_START for older data; days after yesterday cannot run yet")
+            f"day(s) {', '.join(map(str, outside))} are outside the daily partitions "
+            f"{keys[0]}..{keys[-1]}. Set SPARECAST_PARTITIONS_START for older data; days after "
+            "yesterday (UTC) cannot run yet. Check for a stray dt= folder, or pass --start/--end.")
 
     summary = RunSummary(landing_uri, db.describe(url), start, end, skipped_keys=skipped)
     started = time.monotonic()
@@ -105,11 +113,20 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
     summary.seconds = time.monotonic() - started
     if not result.success:
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        detail = "\n".join(
-            f"  {e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else ''}"
-            for e in failures)
-        raise PipelineError(f"run {result.run_id} failed:\n{detail}")
+        detail = "\n".join(f"  {e.step_key}: {_root_cause(e.step_failure_data.error)}"
+                           for e in failures)
+        raise PipelineError(f"run {result.run_id} failed, nothing after the failed step ran:\n"
+                            f"{detail}")
     return summary
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: Dagster wraps the asset's own exception in its own."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _progress_logger(echo, started: float):

@@ -20,6 +20,7 @@ def test_a_contract_key_parses_into_source_day_name_and_format():
         ("errors/2015-01-03/a.csv", "does not match"),
         ("errors/dt=2015-01-03/a.xlsx", "does not match"),
         ("errors/dt=2015-01-03/nested/a.csv", "does not match"),
+        ("errors/dt=2015-01-03/._a.csv", "does not match"),  # macOS resource fork, not data
     ],
 )
 def test_keys_outside_the_contract_are_refused_with_the_reason(key, reason):

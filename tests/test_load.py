@@ -49,7 +49,7 @@ def test_a_bad_file_rolls_back_the_whole_window(fresh_database, tmp_path):
 
     landing.write_bytes("part_usage/dt=2025-01-01/a.csv", (HEADER + "P1,3,2025-01-01,1,\n").encode())
     landing.write_bytes("part_usage/dt=2025-01-01/z.csv", (HEADER + "P1,lots,2025-01-01,1,\n").encode())
-    with pytest.raises(LandedFileError, match=r"z\.csv: line 2, column quantity: value 'lots'"):
+    with pytest.raises(LandedFileError, match=r"z\.csv: data row 1, column quantity: value 'lots'"):
         _load(fresh_database, landing, date(2025, 1, 1), date(2025, 1, 2))
 
     assert _count(fresh_database) == [("2025-01-01", 1, 1.0)]  # the old content, untouched
@@ -58,3 +58,17 @@ def test_a_bad_file_rolls_back_the_whole_window(fresh_database, tmp_path):
 def test_a_source_with_no_files_still_gets_its_empty_table(fresh_database, tmp_path):
     assert _load(fresh_database, LocalLanding(tmp_path), date(2025, 1, 1), date(2025, 2, 1)) == []
     assert _count(fresh_database) == []
+
+
+def test_text_with_carriage_returns_quotes_and_sql_is_stored_as_it_was(fresh_database, tmp_path):
+    landing = LocalLanding(tmp_path)
+    nasty = "'); DROP TABLE raw.part_usage; --"
+    landing.write_bytes("part_usage/dt=2025-01-01/a.csv", (
+        HEADER + 'P1,1,2025-01-01,1,"line one\rline two"\n' + f'P2,1,2025-01-01,1,"{nasty}"\n'
+        + 'P3,1,2025-01-01,1,"say ""hi"", twice"\n').encode())
+
+    _load(fresh_database, landing, date(2025, 1, 1), date(2025, 1, 2))
+
+    with psycopg.connect(fresh_database) as conn:
+        reasons = [r[0] for r in conn.execute("select reason from raw.part_usage order by part_id")]
+    assert reasons == ["line one\rline two", nasty, 'say "hi", twice']

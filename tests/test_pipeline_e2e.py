@@ -98,3 +98,25 @@ def test_the_demo_runs_on_the_embedded_postgres_and_forecasts_every_part(
             "select part_id, count(*) from analytics.part_demand_forecast group by 1").fetchall())
     assert parts == ["P-1001", "P-1002", "P-1003", "P-1004", "P-1005"]
     assert forecast == {p: 28 for p in parts}
+
+
+def test_a_bad_file_fails_the_run_with_the_file_row_and_reason(fresh_database, monkeypatch,
+                                                              tmp_path, capsys):
+    landing = open_landing(str(tmp_path / "landing"))
+    landing.write_bytes("errors/dt=2025-01-01/ok.csv",
+                        b"machine_id,error_at,error_code\nm1,2025-01-01 10:00:00,E1\n")
+    landing.write_bytes("part_usage/dt=2025-01-01/erp.csv",
+                        b"part_id,quantity,used_at\nP1,1,2025-01-01\nP1,-3,2025-01-01\n")
+    monkeypatch.setenv("SPARECAST_DATABASE_URL", fresh_database)
+    monkeypatch.setenv("SPARECAST_HOME", str(tmp_path))
+
+    assert cli.main(["run", "--landing", str(tmp_path / "landing")]) == 1
+
+    err = capsys.readouterr().err
+    assert "raw__part_usage: " in err
+    assert ("part_usage/dt=2025-01-01/erp.csv: data row 2, column quantity: value '-3' is out of "
+            "range (allowed: > 0)") in err
+    with psycopg.connect(fresh_database) as conn:
+        # Nothing of the refused source was written (not even its table); the good source loaded.
+        assert conn.execute("select to_regclass('raw.part_usage')").fetchone()[0] is None
+        assert conn.execute("select count(*) from raw.errors").fetchone()[0] == 1

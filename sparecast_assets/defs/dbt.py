@@ -38,6 +38,7 @@ def sparecast_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     """Staging views, intermediate models and marts. Incremental models rebuild exactly the
     run's days: the partition window is passed as the half-open range [start_date, end_date)."""
     os.environ.update(dbt_environment(postgres.url()))
+    os.environ.setdefault("DBT_USE_COLORS", "false")  # plain text in logs and terminals
     window = context.partition_time_window
     dbt_vars = {"start_date": window.start.date().isoformat(),
                 "end_date": window.end.date().isoformat()}

@@ -7,28 +7,36 @@ is always either its old content or its complete new content.
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pandas as pd
 import psycopg
 from psycopg import sql
 
 from sparecast_assets.landing.contract import COLUMN_TYPES, SOURCES, Source
-from sparecast_assets.landing.formats import conform, read_frame
+from sparecast_assets.landing.formats import (
+    FILE, ROW, check_required_columns, conform, read_frame)
 from sparecast_assets.landing.storage import Landing, LandedFile, files_for
 
 # Lineage columns on every raw row: which file and partition it came from.
 LINEAGE_COLUMNS = (
     ("_partition_date", "date not null"),
-    ("_source_file", "text not null"),
-    ("_row_number", "bigint not null"),
+    (FILE, "text not null"),
+    (ROW, "bigint not null"),
     ("_loaded_at", "timestamptz not null default now()"),
 )
 
+# Small files are validated and copied together: per-file overhead dominates a day's file of
+# a few dozen rows. Rows are held in memory up to this many before they are sent.
+BATCH_ROWS = 200_000
+
 
 def raw_columns(source: Source) -> list[tuple[str, str]]:
-    columns = [(c.name, COLUMN_TYPES[c.kind]) for c in source.columns]
+    columns = [(c.name, COLUMN_TYPES[c.kind] + (" not null" if c.required else ""))
+               for c in source.columns]
     if source.channel_columns:
         columns.append(("readings", "jsonb not null"))
     return columns
@@ -61,35 +69,69 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
+class _CopyBatch:
+    """Rows of several files, validated together and sent with one COPY."""
+
+    def __init__(self, cur: psycopg.Cursor, source: Source):
+        self.cur, self.source = cur, source
+        self.frames: list[pd.DataFrame] = []
+        self.rows = 0
+        self.columns = [name for name, _ in raw_columns(source)] + ["_partition_date", FILE, ROW]
+        self.copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+            sql.Identifier("raw", source.name),
+            sql.SQL(", ").join(sql.Identifier(c) for c in self.columns))
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.frames.append(frame)
+        self.rows += len(frame)
+        if self.rows >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            self.frames = []
+            return
+        frame = pd.concat(self.frames, ignore_index=True)
+        typed, _ = conform(frame.drop(columns="_partition_date"), self.source)
+        typed["_partition_date"] = frame["_partition_date"]
+        buffer = io.StringIO()
+        # CRLF line ends make the csv writer quote any field holding a lone CR or LF.
+        typed[self.columns].to_csv(buffer, header=False, index=False, lineterminator="\r\n",
+                                   quoting=csv.QUOTE_MINIMAL)
+        with self.cur.copy(self.copy_sql) as copy:
+            copy.write(buffer.getvalue())
+        self.frames, self.rows = [], 0
+
+
 def load_window(
     conn: psycopg.Connection, landing: Landing, source_name: str, start: date, end: date
 ) -> list[FileLoad]:
     """Replace the rows of days [start, end) in raw.<source> with the landed files' rows."""
     source = SOURCES[source_name]
     files: list[LandedFile] = [f for day in days(start, end) for f in files_for(landing, source_name, day)]
+    declared = {c.name for c in source.columns}
     loads = []
-    table = sql.Identifier("raw", source.name)
-    columns = [name for name, _ in raw_columns(source)] + ["_partition_date", "_source_file", "_row_number"]
-    copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-
     with conn.transaction():
         ensure_raw_table(conn, source)
         with conn.cursor() as cur:
             cur.execute(
-                sql.SQL("delete from {} where _partition_date >= %s and _partition_date < %s").format(table),
+                sql.SQL("delete from {} where _partition_date >= %s and _partition_date < %s")
+                .format(sql.Identifier("raw", source.name)),
                 (start, end),
             )
+            batch = _CopyBatch(cur, source)
             for landed in files:
-                frame = read_frame(landing.read_bytes(landed.key.relative_key), landed.key.format, landed.uri)
-                typed, ignored = conform(frame, source, landed.uri)
-                typed["_partition_date"] = landed.key.partition_date.isoformat()
-                typed["_source_file"] = landed.uri
-                typed["_row_number"] = range(1, len(typed) + 1)
-                if len(typed):
-                    buffer = io.StringIO()
-                    typed[columns].to_csv(buffer, header=False, index=False)
-                    with cur.copy(copy_sql) as copy:
-                        copy.write(buffer.getvalue())
-                loads.append(FileLoad(landed.uri, landed.key.partition_date, len(typed), tuple(ignored)))
+                frame = read_frame(landing.read_bytes(landed.key.relative_key), landed.key.format,
+                                   landed.uri)
+                ignored = () if source.channel_columns else tuple(
+                    c for c in frame.columns if c not in declared)
+                # Checked per file, so the error names the file that lacks the column.
+                check_required_columns(frame, source, landed.uri)
+                batch.add(frame.drop(columns=list(ignored)).assign(**{
+                    "_partition_date": landed.key.partition_date.isoformat(),
+                    FILE: landed.uri,
+                    ROW: range(1, len(frame) + 1),
+                }))
+                loads.append(FileLoad(landed.uri, landed.key.partition_date, len(frame), ignored))
+            batch.flush()
     return loads

@@ -30,6 +30,15 @@ class Column:
     required: bool
     description: str
     unit: str = ""
+    # Smallest allowed value of a number; ``strict`` excludes the bound itself.
+    minimum: float | None = None
+    strict: bool = False
+
+    @property
+    def allowed(self) -> str:
+        if self.minimum is None:
+            return "any" if self.kind != "timestamp" else "1970-01-01 .. now + 1 day"
+        return f"{'>' if self.strict else '>='} {self.minimum:g}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ SOURCES: dict[str, Source] = {
             (
                 Column("machine_id", "text", True, "Machine identifier."),
                 Column("model", "text", False, "Machine model or type."),
-                Column("age_years", "number", False, "Age of the machine.", "years"),
+                Column("age_years", "number", False, "Age of the machine.", "years", minimum=0),
                 Column("location_id", "text", False, "Site or warehouse serving the machine."),
             ),
             master_data=True,
@@ -71,11 +80,14 @@ SOURCES: dict[str, Source] = {
             (
                 Column("part_id", "text", True, "Part number."),
                 Column("description", "text", False, "Human-readable part name."),
-                Column("unit_cost", "number", False, "Cost of one unit.", "currency units"),
-                Column("lead_time_days", "number", False, "Replenishment lead time.", "days"),
-                Column("min_order_qty", "number", False, "Minimum order quantity.", "units"),
+                Column("unit_cost", "number", False, "Cost of one unit.", "currency units",
+                       minimum=0),
+                Column("lead_time_days", "number", False, "Replenishment lead time.", "days",
+                       minimum=0),
+                Column("min_order_qty", "number", False, "Minimum order quantity.", "units",
+                       minimum=0),
                 Column("pack_size", "number", False, "Units per pack; orders are multiples.",
-                       "units"),
+                       "units", minimum=0, strict=True),
                 Column("criticality", "text", False, "high, medium or low."),
             ),
             master_data=True,
@@ -113,7 +125,8 @@ SOURCES: dict[str, Source] = {
             "Parts consumed (issued from stock) in maintenance: the demand signal.",
             (
                 Column("part_id", "text", True, "Part number."),
-                Column("quantity", "number", True, "Units consumed.", "units"),
+                Column("quantity", "number", True, "Units consumed.", "units", minimum=0,
+                       strict=True),
                 Column("used_at", "timestamp", True, "Time the part was used.", "UTC"),
                 Column("machine_id", "text", False, "Machine the part went into."),
                 Column("reason", "text", False, "failure, preventive, or another reason."),
@@ -127,15 +140,16 @@ SOURCES: dict[str, Source] = {
                 Column("part_id", "text", True, "Part number."),
                 Column("location_id", "text", True, "Warehouse or stores location."),
                 Column("snapshot_at", "timestamp", True, "Time the stock was counted.", "UTC"),
-                Column("on_hand", "number", True, "Units in stock.", "units"),
-                Column("on_order", "number", False, "Units ordered, not yet received.", "units"),
+                Column("on_hand", "number", True, "Units in stock.", "units", minimum=0),
+                Column("on_order", "number", False, "Units ordered, not yet received.", "units",
+                       minimum=0),
             ),
         ),
     )
 }
 
 KEY_PATTERN = re.compile(
-    r"^(?P<source>[a-z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+?)\.(?P<fmt>"
+    r"^(?P<source>[a-z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<name>[^/.][^/]*?)\.(?P<fmt>"
     + "|".join(re.escape(f) for f in FORMATS)
     + r")$"
 )

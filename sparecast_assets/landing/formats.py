@@ -1,14 +1,28 @@
-"""Read one landed file into a DataFrame, and hold it to its source's contract."""
+"""Read landed files into DataFrames, and hold them to their source's contract.
+
+Errors name the file, the data row (1-based, counting neither the header nor blank lines, so it
+means the same for CSV, JSON lines and Parquet), the column and the value: a person must be able
+to find and fix it.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 
-from sparecast_assets.landing.contract import Source
+from sparecast_assets.landing.contract import Column, Source
+
+# Lineage columns that travel with the rows from reading to COPY.
+FILE = "_source_file"
+ROW = "_row_number"
+
+EARLIEST_TIMESTAMP = pd.Timestamp("1970-01-01", tz="UTC")
+# Clocks drift and days are cut in UTC: a day of slack before a timestamp counts as future.
+FUTURE_SLACK = timedelta(days=1)
 
 
 class LandedFileError(ValueError):
@@ -16,99 +30,163 @@ class LandedFileError(ValueError):
 
 
 def read_frame(data: bytes, fmt: str, uri: str) -> pd.DataFrame:
-    """Parse the bytes of a landed file. CSV and JSON values stay text until ``conform``."""
+    """Parse the bytes of a landed file. CSV values stay text until ``conform``."""
+    if not data:
+        raise LandedFileError(
+            f"{uri}: the file is empty (0 bytes), which is what a failed upload leaves; land "
+            "a file with at least a header row to say 'no rows for this day'")
     try:
         if fmt in ("csv", "csv.gz"):
-            return pd.read_csv(
+            frame = pd.read_csv(
                 io.BytesIO(data),
                 compression="gzip" if fmt == "csv.gz" else None,
                 dtype=str,
                 keep_default_na=False,
                 encoding="utf-8-sig",
             )
-        if fmt == "parquet":
-            return pd.read_parquet(io.BytesIO(data))
-        if fmt == "jsonl":
-            if not data.strip():
-                return pd.DataFrame()
-            return pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+        elif fmt == "parquet":
+            frame = pd.read_parquet(io.BytesIO(data))
+        elif fmt == "jsonl":
+            text = data.decode("utf-8-sig")
+            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False) if text.strip() else pd.DataFrame()
+        else:
+            raise LandedFileError(f"{uri}: unsupported format {fmt!r}")
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except LandedFileError:
+        raise
     except Exception as exc:  # the reader's own message says what is wrong with the bytes
         raise LandedFileError(f"{uri}: cannot be read as {fmt}: {exc}") from exc
-    raise LandedFileError(f"{uri}: unsupported format {fmt!r}")
+    names = [str(c).strip() for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if fmt in ("csv", "csv.gz"):
+        # pandas renames a repeated header "x" to "x.1"; a repeated column is ambiguous.
+        duplicated += sorted({n.rsplit(".", 1)[0] for n in names
+                              if "." in n and n.rsplit(".", 1)[0] in names})
+    if duplicated:
+        raise LandedFileError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once "
+                              "in the header")
+    frame.columns = names
+    return frame
 
 
 def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.astype("string").str.strip() == "")
 
 
-def _coerce(series: pd.Series, kind: str) -> pd.Series:
-    if kind == "text":
-        out = series.astype("string").str.strip()
-        return out.mask(out == "")
-    if kind in ("number", "integer"):
-        return pd.to_numeric(series.mask(_blank(series)), errors="coerce")
-    if kind == "timestamp":
-        # Naive timestamps are taken as UTC, the contract's time zone.
-        return pd.to_datetime(series.mask(_blank(series)), errors="coerce", utc=True,
-                              format="ISO8601")
-    if kind == "date":
-        return pd.to_datetime(series.mask(_blank(series)), errors="coerce").dt.date
-    raise ValueError(f"unknown column kind {kind!r}")
+def _problem(frame: pd.DataFrame, bad: pd.Series, column: str, what: str) -> LandedFileError:
+    position = int(np.flatnonzero(bad.to_numpy())[0])
+    value = frame[column].iloc[position]
+    shown = "an empty value" if _blank(frame[column]).iloc[position] else f"value {value!r}"
+    return LandedFileError(
+        f"{frame[FILE].iloc[position]}: data row {frame[ROW].iloc[position]}, column {column}: "
+        f"{shown} {what} ({int(bad.sum())} row(s) like this in the batch)")
 
 
-def conform(frame: pd.DataFrame, source: Source, uri: str) -> tuple[pd.DataFrame, list[str]]:
+def _text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Typed text and the rows that cannot be text (nested objects)."""
+    if pd.api.types.is_float_dtype(series) and np.all(np.isnan(series) | (series % 1 == 0)):
+        series = series.astype("Int64")  # 1004.0 from a float column is the id "1004"
+    nested = series.map(lambda v: isinstance(v, (dict, list, tuple, np.ndarray))).astype(bool)
+    out = series.astype("string").str.strip()
+    return out.mask(out == ""), nested
+
+
+def _number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Typed numbers and the rows that are not finite numbers (booleans are not numbers)."""
+    booleans = series.map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
+    values = pd.to_numeric(series.mask(_blank(series) | booleans), errors="coerce").astype(float)
+    not_finite = ~np.isfinite(values.fillna(0.0))
+    return values.mask(not_finite), (values.isna() & ~_blank(series)) | booleans | not_finite
+
+
+def _timestamp(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values = pd.to_datetime(series.mask(_blank(series)), errors="coerce", utc=True, format="ISO8601")
+    return values, values.isna() & ~_blank(series)
+
+
+def check_required_columns(frame: pd.DataFrame, source: Source, uri: str) -> None:
+    """A file with rows must have every required column (a header-only file may have none)."""
+    missing = [c for c in source.required_columns if c not in frame.columns]
+    if missing and len(frame):
+        found = [c for c in frame.columns if c not in (FILE, ROW)]
+        raise LandedFileError(f"{uri}: missing required column(s) {', '.join(missing)}; "
+                              f"found {', '.join(found) or 'no columns'}")
+
+
+def conform(frame: pd.DataFrame, source: Source, uri: str | None = None
+            ) -> tuple[pd.DataFrame, list[str]]:
     """Return the contract's columns, typed, plus the names of columns that were not used.
 
-    Raises LandedFileError naming the file, column, line and value on the first problem.
-    For telemetry every undeclared numeric column becomes a channel in ``readings``.
+    ``frame`` may hold the rows of many files, with their ``_source_file`` and ``_row_number``;
+    a frame without them is one file, ``uri``. Raises LandedFileError on the first problem.
+    For telemetry every undeclared column is a numeric sensor channel in ``readings``.
     """
-    frame = frame.rename(columns=lambda c: str(c).strip())
-    missing = [c for c in source.required_columns if c not in frame.columns]
-    if missing and len(frame.columns) > 0:
-        raise LandedFileError(
-            f"{uri}: missing required column(s) {', '.join(missing)}; "
-            f"found {', '.join(frame.columns)}"
-        )
+    if FILE not in frame.columns:
+        frame = frame.assign(**{FILE: uri or "<file>", ROW: np.arange(1, len(frame) + 1)})
+    check_required_columns(frame, source, ", ".join(sorted(set(frame[FILE]))))
 
+    now = pd.Timestamp(datetime.now(timezone.utc))
     out = pd.DataFrame(index=frame.index)
     for column in source.columns:
         if column.name not in frame.columns:
             out[column.name] = None
             continue
-        raw = frame[column.name]
-        typed = _coerce(raw, column.kind)
-        bad = typed.isna() & ~_blank(raw)
-        if column.required:
-            bad |= _blank(raw)
-        if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            value = raw.iloc[first]
-            problem = "is empty" if _blank(raw).iloc[first] else f"value {value!r} is not a {column.kind}"
-            raise LandedFileError(
-                f"{uri}: line {first + 2}, column {column.name}: {problem} "
-                f"({int(bad.sum())} bad value(s) in this column)"
-            )
-        out[column.name] = typed
+        out[column.name] = _conform_column(frame, column, now)
 
-    declared = {c.name for c in source.columns}
+    declared = {c.name for c in source.columns} | {FILE, ROW}
     extra = [c for c in frame.columns if c not in declared]
     if source.channel_columns:
         channels = {}
         for name in extra:
-            values = pd.to_numeric(frame[name].mask(_blank(frame[name])), errors="coerce")
-            bad = values.isna() & ~_blank(frame[name])
+            values, bad = _number(frame[name])
             if bad.any():
-                first = int(np.flatnonzero(bad.to_numpy())[0])
-                raise LandedFileError(
-                    f"{uri}: line {first + 2}, sensor channel {name}: value "
-                    f"{frame[name].iloc[first]!r} is not a number"
-                )
+                raise _problem(frame, bad, name, "is not a finite number (sensor channel)")
             channels[name] = values
         out["readings"] = _readings_json(pd.DataFrame(channels, index=frame.index))
         extra = []
+    out[FILE] = frame[FILE]
+    out[ROW] = frame[ROW]
     return out, extra
+
+
+def _conform_column(frame: pd.DataFrame, column: Column, now: pd.Timestamp) -> pd.Series:
+    raw = frame[column.name]
+    if column.required:
+        empty = _blank(raw)
+        if empty.any():
+            raise _problem(frame, empty, column.name, "where a value is required")
+    if column.kind == "text":
+        typed, nested = _text(raw)
+        if nested.any():
+            raise _problem(frame, nested, column.name, "is a nested object, not text")
+        nul = typed.fillna("").str.contains("\x00", regex=False)
+        if nul.any():
+            raise _problem(frame, nul, column.name, "contains a NUL byte")
+        return typed
+    if column.kind in ("number", "integer"):
+        typed, bad = _number(raw)
+        if bad.any():
+            raise _problem(frame, bad, column.name, "is not a finite number")
+        if column.minimum is not None:
+            low = typed <= column.minimum if column.strict else typed < column.minimum
+            if low.any():
+                raise _problem(frame, low.fillna(False), column.name,
+                               f"is out of range (allowed: {column.allowed})")
+        return typed
+    if column.kind == "timestamp":
+        typed, bad = _timestamp(raw)
+        if bad.any():
+            raise _problem(frame, bad, column.name,
+                           "is not an ISO 8601 timestamp (e.g. 2025-01-31 14:05:00)")
+        future = typed > now + FUTURE_SLACK
+        if future.any():
+            raise _problem(frame, future.fillna(False), column.name, "is in the future")
+        early = typed < EARLIEST_TIMESTAMP
+        if early.any():
+            raise _problem(frame, early.fillna(False), column.name, "is before 1970")
+        return typed
+    raise ValueError(f"unknown column kind {column.kind!r}")
 
 
 def _readings_json(channels: pd.DataFrame) -> pd.Series:

@@ -6,5 +6,6 @@ select
     -- units consumed
     quantity,
     used_at,
-    {{ utc_date('used_at') }} as used_date
+    {{ utc_date('used_at') }} as used_date,
+    _partition_date as landed_date
 from {{ source('raw', 'part_usage') }}
