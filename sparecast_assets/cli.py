@@ -11,6 +11,18 @@ from datetime import date
 from pathlib import Path
 
 
+DEMO_LANDING = "$SPARECAST_HOME/demo-landing"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sparecast")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -74,17 +86,42 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sparecast_assets import db
 
-    landing = args.landing or str(db.sparecast_home() / "demo-landing")
+    landing = args.landing
+    if landing == DEMO_LANDING:
+        landing = str(db.sparecast_home() / "demo-landing")
     _generate(args, landing)
     args.landing, args.start, args.end = landing, None, None
     return _run(args)
+
+
+def _query(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import psycopg
+
+    from sparecast_assets import db
+
+    try:
+        with db.connect() as conn:
+            conn.read_only = True  # a query command never changes the data
+            with conn.cursor() as cur:
+                cur.execute(args.sql)
+                if cur.description is None:
+                    return 0
+                frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    except psycopg.Error as exc:
+        raise UserError(str(exc).strip()) from exc
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.width", 200):
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
 
 
 def _size_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machines", type=int, default=20, help="machines in the fleet")
     parser.add_argument("--parts", type=int, default=12, help="spare parts (3/4 wear, 1/4 consumable)")
     parser.add_argument("--days", type=int, default=365, help="days of history")
-    parser.add_argument("--start", type=_day, default=date(2025, 1, 1), help="first day")
+    parser.add_argument("--start", type=_day, default=date(2025, 1, 1), metavar="YYYY-MM-DD",
+                        help="first day")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
 
 
@@ -94,25 +131,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predictive spare-parts inventory: landing zone -> Postgres -> dbt -> "
                     "LightGBM -> forecast.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
 
-    run = commands.add_parser("run", help="load, model and forecast a range of landed days")
+    run = commands.add_parser("run", help="load, model and forecast a range of landed days",
+                              **defaults)
     run.add_argument("--landing", required=True, help="landing folder or s3://bucket/prefix")
-    run.add_argument("--start", type=_day, help="first day (default: first landed day)")
-    run.add_argument("--end", type=_day, help="last day, inclusive (default: last landed day)")
+    run.add_argument("--start", type=_day, metavar="YYYY-MM-DD",
+                     help="first day (default: first landed day)")
+    run.add_argument("--end", type=_day, metavar="YYYY-MM-DD",
+                     help="last day, inclusive (default: last landed day)")
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser(
-        "demo", help="generate a synthetic fleet and run the whole pipeline on it")
-    demo.add_argument("--landing", help="where to write the demo files "
-                                        "(default: $SPARECAST_HOME/demo-landing)")
+        "demo", help="generate a synthetic fleet and run the whole pipeline on it", **defaults)
+    demo.add_argument("--landing", default=DEMO_LANDING, help="where to write the demo files")
     _size_arguments(demo)
     demo.set_defaults(handler=_demo)
 
-    generate = commands.add_parser("generate", help="write a synthetic fleet into a landing zone")
+    generate = commands.add_parser("generate", help="write a synthetic fleet into a landing zone",
+                                   **defaults)
     generate.add_argument("--to", required=True, help="landing folder or s3://bucket/prefix")
     _size_arguments(generate)
     generate.set_defaults(handler=_generate_command)
+
+    query = commands.add_parser(
+        "query", help="run a read-only SQL query on sparecast's database (embedded or not)")
+    query.add_argument("sql", help='e.g. "select * from analytics.part_demand_forecast limit 20"')
+    query.set_defaults(handler=_query)
 
     importer = commands.add_parser("import", help="convert a public data set to the landing layout")
     datasets = importer.add_subparsers(dest="dataset", required=True)

@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
+import psycopg
+
 from sparecast_assets import db
-from sparecast_assets.landing.storage import open_landing, scan
+from sparecast_assets.landing.storage import LandingScan, open_landing, scan
 
 
 
@@ -28,6 +30,9 @@ class RunSummary:
     forecast_rows: int = 0
     forecast_parts: int = 0
     as_of_date: str = ""
+    horizon_days: int = 0
+    # (part_id, expected units over the horizon), largest first
+    forecast_preview: list[tuple[str, float]] = field(default_factory=list)
     skipped_keys: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -35,7 +40,7 @@ class PipelineError(RuntimeError):
     pass
 
 
-def landed_range(landing_uri: str) -> tuple[date, date, list[tuple[str, str]]]:
+def scan_landing(landing_uri: str) -> LandingScan:
     try:
         landing = open_landing(landing_uri)
     except ValueError as exc:
@@ -43,29 +48,43 @@ def landed_range(landing_uri: str) -> tuple[date, date, list[tuple[str, str]]]:
     if not landing_uri.startswith("s3://") and not os.path.isdir(landing_uri):
         raise PipelineError(f"landing folder {landing_uri} does not exist")
     result = scan(landing)
-    days = result.partition_dates()
-    if not days:
+    if not result.files:
         raise PipelineError(
             f"no landed files in {landing_uri}: expected <source>/dt=YYYY-MM-DD/<name>.csv and "
             "friends (see docs/landing-contract.md)")
-    return days[0], days[-1], result.skipped
+    return result
 
 
 def run_pipeline(landing_uri: str, start: date | None = None, end: date | None = None,
                  echo=print) -> RunSummary:
     """Materialize raw loads, dbt models, features, model and forecast for days [start, end]
     (inclusive; default: every day that has landed files) in a single run."""
-    first, last, skipped = landed_range(landing_uri)
-    start, end = start or first, end or last
+    landed = scan_landing(landing_uri)
+    days = landed.partition_dates()
+    skipped = landed.skipped
+    start, end = start or days[0], end or days[-1]
     if end < start:
         raise PipelineError(f"--end {end} is before --start {start}")
 
     url = db.database_url()
+    try:
+        with db.connect(url, connect_timeout=10) as conn:
+            db.ensure_schemas(conn)
+    except psycopg.OperationalError as exc:
+        raise PipelineError(
+            f"cannot use the database {db.describe(url)}: {str(exc).strip()}\n"
+            "Check SPARECAST_DATABASE_URL; the database itself must exist "
+            "(createdb or `create database ...`), or unset the variable to use the embedded "
+            "Postgres.") from exc
     echo(f"landing   {landing_uri}")
     echo(f"database  {db.describe(url)}")
     echo(f"days      {start} .. {end} ({(end - start).days + 1} daily partitions, one run)")
     for key, reason in skipped:
         echo(f"skipped   {reason}")
+    if not any(start <= d <= end for d in days):
+        echo(f"warning   no landed files between {start} and {end}: the run loads nothing new "
+             "and retrains on what the database already holds")
+    echo("loading   the asset definitions (Dagster, dbt, LightGBM)...")
 
     import dagster as dg
 
@@ -110,6 +129,15 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
         )
         summary.run_id = result.run_id
         _collect(result, summary)
+    if result.success and summary.as_of_date:
+        with db.connect(url) as conn:
+            summary.forecast_preview = conn.execute(
+                "select part_id, sum(demand_mean) from analytics.part_demand_forecast "
+                "where as_of_date = %s group by part_id order by 2 desc, 1 limit 10",
+                (summary.as_of_date,)).fetchall()
+            summary.horizon_days = conn.execute(
+                "select max(horizon_days) from analytics.part_demand_forecast where as_of_date = %s",
+                (summary.as_of_date,)).fetchone()[0]
     summary.seconds = time.monotonic() - started
     if not result.success:
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -181,28 +209,42 @@ def _collect(result, summary: RunSummary) -> None:
             summary.as_of_date = str(meta.get("as_of_date", ""))
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def format_summary(summary: RunSummary) -> str:
     lines = [
         "",
         f"sparecast run {summary.run_id[:8]} finished in {summary.seconds:.0f}s",
         f"  days       {summary.start} .. {summary.end}",
-        "  rows loaded per source (files):",
+        "  rows loaded per source:",
     ]
     for source, rows in sorted(summary.rows_per_source.items()):
-        lines.append(f"    {source:<12}{rows:>12,}  ({summary.files_per_source.get(source, 0)} files)")
+        files = _plural(summary.files_per_source.get(source, 0), "file")
+        lines.append(f"    {source:<12}{rows:>12,}  ({files})")
     if summary.backtest:
-        lines.append("  backtest (daily demand per part, rolling origins):")
+        lines.append("  backtest, daily demand per part in units, rolling origins:")
         lines.append(f"    {'method':<20}{'MAE':>10}{'RMSE':>10}{'bias':>10}{'horizon-total MAE':>20}")
         for method, m in summary.backtest.items():
             lines.append(f"    {method:<20}{m.get('mae', 0):>10.4f}{m.get('rmse', 0):>10.4f}"
                          f"{m.get('bias', 0):>10.4f}{m.get('horizon_total_mae', 0):>20.3f}")
+        best = min(summary.backtest, key=lambda k: summary.backtest[k].get("horizon_total_mae", 0))
+        if best != "lightgbm":
+            lines.append(f"    note: {best} beat lightgbm on horizon-total MAE in this backtest; "
+                         "the forecast below is lightgbm's")
+    lines.append(f"  model      {summary.model_version}")
+    if summary.forecast_preview:
+        lines.append(f"  forecast as of {summary.as_of_date}, expected units over the next "
+                     f"{summary.horizon_days} days ({summary.forecast_parts} parts, top "
+                     f"{len(summary.forecast_preview)}):")
+        for part, expected in summary.forecast_preview:
+            lines.append(f"    {part:<16}{expected:>10.1f}")
     lines += [
-        f"  model      {summary.model_version}",
-        f"  forecast   {summary.forecast_rows:,} rows for {summary.forecast_parts} parts as of "
-        f"{summary.as_of_date} -> analytics.part_demand_forecast",
+        f"  written    {summary.forecast_rows:,} rows to analytics.part_demand_forecast "
+        f"(one per part and day ahead)",
         f"  database   {summary.database}",
-        "  next: query analytics.part_demand_forecast, or `dagster dev` from the repository root "
-        "to browse the assets",
+        "  next: `sparecast query \"select * from analytics.part_demand_forecast limit 20\"`, or "
+        "`dagster dev` from the repository root to browse the assets",
     ]
     return "\n".join(lines)
-

@@ -62,7 +62,8 @@ def test_azure_data_loads_every_row_and_forecasts_every_component(
 
     out = run(capsys, "run", "--landing", str(azure_landing))
     assert "telemetry         43,200  (91 files)" in out
-    assert "forecast   112 rows for 4 parts as of 2016-01-01" in out
+    assert "forecast as of 2016-01-01, expected units over the next 28 days (4 parts, top 4)" in out
+    assert "written    112 rows to analytics.part_demand_forecast" in out
     first = database_state(fresh_database)
     assert_azure_state(first)
 

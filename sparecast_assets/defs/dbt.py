@@ -2,10 +2,12 @@
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from sparecast_assets.db import dbt_environment
 from sparecast_assets.defs.resources import DBT_PROJECT_DIR, PostgresResource
@@ -27,9 +29,18 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 if _manifest_is_stale(dbt_project):
     dbt_project.preparer.prepare(dbt_project)
 
+class SparecastDbtTranslator(DagsterDbtTranslator):
+    """Groups dbt models by their folder (staging, intermediate, marts), as the project reads."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    dagster_dbt_translator=SparecastDbtTranslator(),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
