@@ -135,16 +135,13 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
                 "select part_id, sum(demand_mean) from analytics.part_demand_forecast "
                 "where as_of_date = %s group by part_id order by 2 desc, 1 limit 10",
                 (summary.as_of_date,)).fetchall()
-            summary.horizon_days = conn.execute(
-                "select max(horizon_days) from analytics.part_demand_forecast where as_of_date = %s",
-                (summary.as_of_date,)).fetchone()[0]
     summary.seconds = time.monotonic() - started
     if not result.success:
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         detail = "\n".join(f"  {e.step_key}: {_root_cause(e.step_failure_data.error)}"
                            for e in failures)
-        raise PipelineError(f"run {result.run_id} failed, nothing after the failed step ran:\n"
-                            f"{detail}")
+        raise PipelineError(f"run {result.run_id} failed; steps downstream of a failed step "
+                            f"were skipped:\n{detail}")
     return summary
 
 
@@ -207,6 +204,7 @@ def _collect(result, summary: RunSummary) -> None:
             summary.forecast_rows = int(meta.get("dagster/row_count", 0))
             summary.forecast_parts = int(meta.get("parts", 0))
             summary.as_of_date = str(meta.get("as_of_date", ""))
+            summary.horizon_days = int(meta.get("horizon_days", 0))
 
 
 def _plural(count: int, word: str) -> str:

@@ -71,3 +71,10 @@ def test_count_quantiles_are_exact_and_zero_for_zero_mean():
 def test_dispersion_is_the_method_of_moments_estimate():
     assert fit_dispersion(np.array([0.0, 2.0]), np.array([1.0, 1.0])) == 0.0
     assert fit_dispersion(np.array([0.0, 4.0]), np.array([2.0, 2.0])) == 0.5
+
+
+def test_a_backtest_on_too_short_a_history_says_how_much_is_needed(matrix):
+    from sparecast_assets.forecasting.model import ShortHistoryError, backtest
+
+    with pytest.raises(ShortHistoryError, match="needs more than 56 days of history, there are 4"):
+        backtest(origin_features(matrix), matrix, horizon_days=28)

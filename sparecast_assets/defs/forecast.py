@@ -47,7 +47,13 @@ def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: P
     backtested at rolling origins against a weekly seasonal naive and a 28-day mean."""
     horizon = forecast_settings.horizon_days
     matrix, features = part_demand_features.matrix, part_demand_features.features
-    backtest = demand_model.backtest(features, matrix, horizon, forecast_settings.backtest_folds)
+    try:
+        backtest = demand_model.backtest(features, matrix, horizon,
+                                         forecast_settings.backtest_folds)
+    except demand_model.ShortHistoryError as exc:
+        # A new deployment still gets a forecast; its accuracy is unknown until history grows.
+        context.log.warning(f"backtest skipped: {exc}")
+        backtest = {"_skipped": str(exc)}
 
     trained = demand_model.fit(horizon_rows(features, matrix, horizon))
     with postgres.connect() as conn:
@@ -60,7 +66,8 @@ def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: P
             f"{backtest[method]['rmse']:.4f}, {horizon}-day total MAE "
             f"{backtest[method]['horizon_total_mae']:.3f}")
     metadata = {"model_version": trained.version, "dispersion": trained.dispersion,
-                "backtest_origins": ", ".join(backtest["_folds"]["origins"])}
+                "backtest_origins": ", ".join(backtest.get("_folds", {}).get("origins", []))
+                or backtest.get("_skipped", "")}
     for method in methods:
         for metric, value in backtest[method].items():
             metadata[f"{method}_{metric}"] = value
@@ -85,6 +92,7 @@ def part_demand_forecast(context: dg.AssetExecutionContext,
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "as_of_date": as_of,
+        "horizon_days": forecast_settings.horizon_days,
         "parts": int(forecast["part_id"].nunique()),
         "model_version": part_demand_model.version,
         "expected_demand_next_horizon": float(forecast["demand_mean"].sum()),

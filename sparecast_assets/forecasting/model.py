@@ -40,6 +40,10 @@ NUM_BOOST_ROUND = 300
 NON_FEATURES = {"origin_date", "part_id", "target_date", "actual"}
 
 
+class ShortHistoryError(ValueError):
+    """Too little history to backtest at even one origin."""
+
+
 @dataclass
 class TrainedModel:
     booster_text: str
@@ -136,7 +140,9 @@ def backtest(features: pd.DataFrame, matrix: pd.DataFrame, horizon_days: int,
     origins = [last_day - pd.Timedelta(days=horizon_days * k) for k in range(folds, 0, -1)]
     origins = [o for o in origins if o > matrix.index.min() + pd.Timedelta(days=horizon_days)]
     if not origins:
-        raise ValueError(f"backtest needs more than {2 * horizon_days} days of history")
+        raise ShortHistoryError(
+            f"a backtest needs more than {2 * horizon_days} days of history, there are "
+            f"{len(matrix)}")
     all_rows = horizon_rows(features, matrix, horizon_days)
     predictions = {"lightgbm": [], "seasonal_naive_7d": [], "mean_28d": []}
     actuals, tested = [], []
