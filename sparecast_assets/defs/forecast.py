@@ -8,7 +8,8 @@ import pandas as pd
 from sparecast_assets.defs.resources import ForecastSettings, PostgresResource
 from sparecast_assets.forecasting import model as demand_model
 from sparecast_assets.forecasting.features import demand_matrix, horizon_rows, origin_features
-from sparecast_assets.forecasting.store import read_model_inputs, record_model_run, write_forecast
+from sparecast_assets.forecasting.store import (
+    forecast_problems, read_model_inputs, record_model_run, write_forecast)
 
 @dataclass
 class PartDemandFeatures:
@@ -97,3 +98,15 @@ def part_demand_forecast(context: dg.AssetExecutionContext,
         "model_version": part_demand_model.version,
         "expected_demand_next_horizon": float(forecast["demand_mean"].sum()),
     })
+
+
+@dg.asset_check(asset=part_demand_forecast, blocking=True)
+def forecast_is_sane(postgres: PostgresResource) -> dg.AssetCheckResult:
+    """The newest forecast has rows, no negative demand, p50 <= p90 everywhere, and covers every
+    part with demand in the last year."""
+    with postgres.connect() as conn:
+        problems = forecast_problems(conn)
+    passed = problems["forecast_rows"] > 0 and all(
+        problems[k] == 0 for k in ("negative_rows", "unordered_quantile_rows",
+                                   "active_parts_without_forecast"))
+    return dg.AssetCheckResult(passed=passed, metadata=problems)

@@ -100,3 +100,30 @@ def write_forecast(conn: psycopg.Connection, forecast: pd.DataFrame) -> int:
                       "from stdin with (format csv)") as copy:
             copy.write(buffer.getvalue())
     return len(forecast)
+
+
+def forecast_problems(conn: psycopg.Connection, active_days: int = 365) -> dict[str, int | str]:
+    """Sanity of the newest forecast: counts of rows that break a rule, and active parts (with
+    demand in the ``active_days`` before the as-of date) that have no forecast."""
+    as_of = conn.execute("select max(as_of_date) from analytics.part_demand_forecast").fetchone()[0]
+    if as_of is None:
+        return {"as_of_date": "none", "forecast_rows": 0}
+    negative, unordered, rows = conn.execute(
+        """
+        select count(*) filter (where least(demand_mean, demand_p50, demand_p90) < 0),
+               count(*) filter (where demand_p50 > demand_p90),
+               count(*)
+        from analytics.part_demand_forecast where as_of_date = %s
+        """, (as_of,)).fetchone()
+    uncovered = conn.execute(
+        """
+        select count(distinct demand.part_id)
+        from dbt.fct_part_demand_daily as demand
+        where demand.demand_quantity > 0
+          and demand.demand_date > %s::date - %s and demand.demand_date <= %s
+          and not exists (
+              select 1 from analytics.part_demand_forecast as f
+              where f.as_of_date = %s and f.part_id = demand.part_id)
+        """, (as_of, active_days, as_of, as_of)).fetchone()[0]
+    return {"as_of_date": str(as_of), "forecast_rows": rows, "negative_rows": negative,
+            "unordered_quantile_rows": unordered, "active_parts_without_forecast": uncovered}

@@ -135,3 +135,9 @@ def load_window(
                 loads.append(FileLoad(landed.uri, landed.key.partition_date, len(frame), ignored))
             batch.flush()
     return loads
+
+
+def count_window_rows(conn: psycopg.Connection, source_name: str, start: date, end: date) -> int:
+    """Rows of raw.<source> whose partition is in [start, end)."""
+    query = sql.SQL("select count(*) from {} where _partition_date >= %s and _partition_date < %s")
+    return conn.execute(query.format(sql.Identifier("raw", source_name)), (start, end)).fetchone()[0]
