@@ -30,11 +30,16 @@ if _manifest_is_stale(dbt_project):
     dbt_project.preparer.prepare(dbt_project)
 
 class SparecastDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by their folder (staging, intermediate, marts), as the project reads."""
+    """Groups dbt models by their folder (staging, intermediate, marts), as the project reads,
+    and lets them refresh themselves after new loads."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]):
+        # Models refresh the partitions whose raw loads changed, once their inputs are there.
+        return dg.AutomationCondition.eager()
 
 
 @dbt_assets(

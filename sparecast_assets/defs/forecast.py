@@ -1,5 +1,6 @@
 """Features, the global LightGBM demand model, and the forecast table planners read."""
 
+import os
 from dataclasses import dataclass
 
 import dagster as dg
@@ -11,6 +12,10 @@ from sparecast_assets.forecasting.features import demand_matrix, horizon_rows, o
 from sparecast_assets.forecasting.store import (
     forecast_problems, read_model_inputs, record_model_run, write_forecast)
 
+# When the model retrains (UTC cron); fresh data between retrains only refreshes the forecast.
+RETRAIN_CRON = os.environ.get("SPARECAST_RETRAIN_CRON", "0 4 * * 1")
+
+
 @dataclass
 class PartDemandFeatures:
     matrix: pd.DataFrame  # day x part, units consumed, complete calendar
@@ -19,6 +24,7 @@ class PartDemandFeatures:
 @dg.asset(
     group_name="forecasting",
     kinds={"python", "pandas"},
+    automation_condition=dg.AutomationCondition.eager(),
     deps=["fct_part_demand_daily", "fct_part_fleet_daily", "fct_machine_sensor_daily"],
 )
 def part_demand_features(context: dg.AssetExecutionContext,
@@ -40,7 +46,8 @@ def part_demand_features(context: dg.AssetExecutionContext,
     })
     return PartDemandFeatures(matrix, features)
 
-@dg.asset(group_name="forecasting", kinds={"lightgbm"})
+@dg.asset(group_name="forecasting", kinds={"lightgbm"},
+          automation_condition=dg.AutomationCondition.on_cron(RETRAIN_CRON))
 def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: PartDemandFeatures,
                       postgres: PostgresResource,
                       forecast_settings: ForecastSettings) -> demand_model.TrainedModel:
@@ -75,7 +82,8 @@ def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: P
     context.add_output_metadata(metadata)
     return trained
 
-@dg.asset(group_name="forecasting", kinds={"postgres"})
+@dg.asset(group_name="forecasting", kinds={"postgres"},
+          automation_condition=dg.AutomationCondition.eager())
 def part_demand_forecast(context: dg.AssetExecutionContext,
                          part_demand_features: PartDemandFeatures,
                          part_demand_model: demand_model.TrainedModel,
