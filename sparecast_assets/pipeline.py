@@ -196,10 +196,8 @@ def _collect(result, summary: RunSummary) -> None:
             summary.files_per_source[key[1]] = int(meta.get("files_loaded", 0))
         elif key == ["part_demand_model"]:
             summary.model_version = str(meta.get("model_version", ""))
-            for name, value in meta.items():
-                for method in ("lightgbm", "seasonal_naive_7d", "mean_28d"):
-                    if name.startswith(method + "_"):
-                        summary.backtest.setdefault(method, {})[name[len(method) + 1:]] = value
+            summary.backtest = {method: errors for method, errors in meta.get("backtest", {}).items()
+                                if not method.startswith("_")}
         elif key == ["part_demand_forecast"]:
             summary.forecast_rows = int(meta.get("dagster/row_count", 0))
             summary.forecast_parts = int(meta.get("parts", 0))

@@ -74,6 +74,7 @@ def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: P
             f"{backtest[method]['rmse']:.4f}, {horizon}-day total MAE "
             f"{backtest[method]['horizon_total_mae']:.3f}")
     metadata = {"model_version": trained.version, "dispersion": trained.dispersion,
+                "backtest": dg.MetadataValue.json(backtest),
                 "backtest_origins": ", ".join(backtest.get("_folds", {}).get("origins", []))
                 or backtest.get("_skipped", "")}
     for method in methods:

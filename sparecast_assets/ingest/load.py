@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import psycopg
@@ -19,7 +19,7 @@ from psycopg import sql
 from sparecast_assets.landing.contract import COLUMN_TYPES, SOURCES, Source
 from sparecast_assets.landing.formats import (
     FILE, ROW, check_required_columns, conform, read_frame)
-from sparecast_assets.landing.storage import Landing, LandedFile, files_for
+from sparecast_assets.landing.storage import Landing, files_for_window
 
 # Lineage columns on every raw row: which file and partition it came from.
 LINEAGE_COLUMNS = (
@@ -64,11 +64,6 @@ class FileLoad:
     ignored_columns: tuple[str, ...]
 
 
-def days(start: date, end: date) -> list[date]:
-    """The days of the half-open window [start, end)."""
-    return [start + timedelta(days=i) for i in range((end - start).days)]
-
-
 class _CopyBatch:
     """Rows of several files, validated together and sent with one COPY."""
 
@@ -108,7 +103,7 @@ def load_window(
 ) -> list[FileLoad]:
     """Replace the rows of days [start, end) in raw.<source> with the landed files' rows."""
     source = SOURCES[source_name]
-    files: list[LandedFile] = [f for day in days(start, end) for f in files_for(landing, source_name, day)]
+    files = files_for_window(landing, source_name, start, end)
     declared = {c.name for c in source.columns}
     loads = []
     with conn.transaction():

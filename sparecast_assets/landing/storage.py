@@ -45,8 +45,19 @@ def open_landing(uri: str) -> Landing:
 
 def files_for(landing: Landing, source: str, day: date) -> list[LandedFile]:
     """The contract-conforming files of one source and day, sorted by key."""
+    return _conforming(landing, f"{source}/dt={day.isoformat()}/")
+
+
+def files_for_window(landing: Landing, source: str, start: date, end: date) -> list[LandedFile]:
+    """The source's files for days [start, end), from one listing of the source's prefix
+    rather than one per day (a year is 365 S3 list calls otherwise)."""
+    return [f for f in _conforming(landing, f"{source}/")
+            if start <= f.key.partition_date < end]
+
+
+def _conforming(landing: Landing, prefix: str) -> list[LandedFile]:
     files = []
-    for rel, size, etag in landing.iter_keys(f"{source}/dt={day.isoformat()}/"):
+    for rel, size, etag in landing.iter_keys(prefix):
         try:
             key = parse_landing_key(rel)
         except LandingKeyError:
