@@ -22,3 +22,14 @@ def test_every_source_column_type_and_requirement_is_documented_as_enforced():
     }
 
     assert documented_columns() == enforced
+
+
+def test_every_source_key_is_documented_as_enforced():
+    text = (REPO / "docs" / "landing-contract.md").read_text()
+    sections = re.split(r"^### `(\w+)`", text, flags=re.M)[1:]
+    documented = {
+        name: tuple(re.findall(r"`(\w+)`", re.search(r"^Key: (.*)$", body, flags=re.M)[1]))
+        for name, body in zip(sections[::2], sections[1::2])
+    }
+
+    assert documented == {s.name: s.key for s in SOURCES.values()}

@@ -1,6 +1,5 @@
 """Features, the global LightGBM demand model, and the forecast table planners read."""
 
-import os
 from dataclasses import dataclass
 
 import dagster as dg
@@ -11,9 +10,6 @@ from sparecast_assets.forecasting import model as demand_model
 from sparecast_assets.forecasting.features import demand_matrix, horizon_rows, origin_features
 from sparecast_assets.forecasting.store import (
     forecast_problems, read_model_inputs, record_model_run, write_forecast)
-
-# When the model retrains (UTC cron); fresh data between retrains only refreshes the forecast.
-RETRAIN_CRON = os.environ.get("SPARECAST_RETRAIN_CRON", "0 4 * * 1")
 
 
 @dataclass
@@ -46,8 +42,10 @@ def part_demand_features(context: dg.AssetExecutionContext,
     })
     return PartDemandFeatures(matrix, features)
 
+# Trained once as soon as its features exist; after that the retrain_part_demand_model
+# schedule (defs/sensors.py) retrains it, and new data between retrains refreshes the forecast.
 @dg.asset(group_name="forecasting", kinds={"lightgbm"},
-          automation_condition=dg.AutomationCondition.on_cron(RETRAIN_CRON))
+          automation_condition=dg.AutomationCondition.on_missing())
 def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: PartDemandFeatures,
                       postgres: PostgresResource,
                       forecast_settings: ForecastSettings) -> demand_model.TrainedModel:

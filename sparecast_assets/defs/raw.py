@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from sparecast_assets.defs.resources import LandingZone, PostgresResource
-from sparecast_assets.ingest.load import count_window_rows, load_window
+from sparecast_assets.ingest.load import count_window_rows, duplicate_keys, load_window
 from sparecast_assets.landing.contract import SOURCES
 from sparecast_assets.partitions import daily_partitions, single_run
 
@@ -18,9 +18,16 @@ def build_raw_asset(source_name: str) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=single_run,
         kinds={"postgres"},
-        check_specs=[dg.AssetCheckSpec(
-            "rows_match_files", asset=["raw", source_name], blocking=True,
-            description="The window's rows in Postgres equal the rows read from its files.")],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rows_match_files", asset=["raw", source_name], blocking=True,
+                description="The window's rows in Postgres equal the rows read from its files."),
+            dg.AssetCheckSpec(
+                "no_duplicate_keys", asset=["raw", source_name], blocking=True,
+                description=(f"No row of the loaded days repeats the key "
+                             f"({', '.join(source.key)}) of another row in raw.{source_name}"
+                             + (" of the same dt." if source.master_data else "."))),
+        ],
         description=(
             f"raw.{source_name}: {source.description} One row per row of the landed files of "
             "the partition's day; a run replaces the days it covers in one transaction."
@@ -34,6 +41,8 @@ def build_raw_asset(source_name: str) -> dg.AssetsDefinition:
             loads = load_window(conn, landing.open(), source_name, window.start.date(),
                                 window.end.date())
             in_table = count_window_rows(conn, source_name, window.start.date(), window.end.date())
+            surplus, duplicated = duplicate_keys(conn, source_name, window.start.date(),
+                                                 window.end.date())
         rows = sum(f.rows for f in loads)
         ignored = sorted({c for f in loads for c in f.ignored_columns})
         context.log.info(
@@ -44,7 +53,12 @@ def build_raw_asset(source_name: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             check_results=[dg.AssetCheckResult(
                 check_name="rows_match_files", passed=in_table == rows,
-                metadata={"rows_in_files": rows, "rows_in_table": in_table})],
+                metadata={"rows_in_files": rows, "rows_in_table": in_table}),
+                dg.AssetCheckResult(
+                    check_name="no_duplicate_keys", passed=surplus == 0,
+                    metadata={"duplicate_rows": surplus,
+                              "duplicated_keys": dg.MetadataValue.json(duplicated)}),
+            ],
             metadata={
                 "dagster/row_count": rows,
                 "files_loaded": len(loads),

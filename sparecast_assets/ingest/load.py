@@ -1,8 +1,11 @@
 """Load a window of landed days into ``raw.<source>``, replacing what the window held before.
 
-A load is one transaction: delete the window's rows, then COPY every file of every day in it.
-A file that fails to parse or breaks the contract rolls the whole window back, so a partition
-is always either its old content or its complete new content.
+A load is one transaction: delete the window's rows, then COPY every file of every day in it,
+and record each file (key, ETag, rows) in the ledger ``raw.landed_files``. A file that fails to
+parse or breaks the contract rolls the whole window back, so a partition is always either its
+old content or its complete new content, and the ledger always names exactly the file versions
+whose rows are in the raw tables. The landing sensor reads the ledger to tell new or changed
+files from ones already loaded.
 """
 
 from __future__ import annotations
@@ -56,6 +59,36 @@ def ensure_raw_table(conn: psycopg.Connection, source: Source) -> None:
             sql.Identifier(f"{source.name}_partition_date_idx"), table))
 
 
+LEDGER_DDL = """
+create table if not exists raw.landed_files (
+    uri text primary key,
+    source text not null,
+    relative_key text not null,
+    etag text not null,
+    size_bytes bigint not null,
+    last_modified timestamptz not null,
+    partition_date date not null,
+    rows bigint not null,
+    loaded_at timestamptz not null default now()
+);
+create index if not exists landed_files_source_day_idx on raw.landed_files (source, partition_date);
+"""
+
+
+def ensure_ledger(conn: psycopg.Connection) -> None:
+    with conn.cursor() as cur:
+        cur.execute("create schema if not exists raw")
+        cur.execute(LEDGER_DDL)
+
+
+def loaded_versions(conn: psycopg.Connection, uris: list[str]) -> dict[str, str]:
+    """uri -> ETag of the version whose rows are in the raw tables, for those of ``uris``
+    that have been loaded."""
+    ensure_ledger(conn)
+    rows = conn.execute("select uri, etag from raw.landed_files where uri = any(%s)", (uris,))
+    return dict(rows.fetchall())
+
+
 @dataclass(frozen=True)
 class FileLoad:
     uri: str
@@ -105,9 +138,10 @@ def load_window(
     source = SOURCES[source_name]
     files = files_for_window(landing, source_name, start, end)
     declared = {c.name for c in source.columns}
-    loads = []
+    loads, ledger = [], []
     with conn.transaction():
         ensure_raw_table(conn, source)
+        ensure_ledger(conn)
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL("delete from {} where _partition_date >= %s and _partition_date < %s")
@@ -128,7 +162,16 @@ def load_window(
                     ROW: range(1, len(frame) + 1),
                 }))
                 loads.append(FileLoad(landed.uri, landed.key.partition_date, len(frame), ignored))
+                ledger.append((landed.uri, source_name, landed.key.relative_key, landed.etag,
+                               landed.size, landed.last_modified, landed.key.partition_date,
+                               len(frame)))
             batch.flush()
+            cur.execute("delete from raw.landed_files where source = %s and partition_date >= %s"
+                        " and partition_date < %s", (source_name, start, end))
+            cur.executemany(
+                "insert into raw.landed_files (uri, source, relative_key, etag, size_bytes,"
+                " last_modified, partition_date, rows) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                ledger)
     return loads
 
 
@@ -136,3 +179,26 @@ def count_window_rows(conn: psycopg.Connection, source_name: str, start: date, e
     """Rows of raw.<source> whose partition is in [start, end)."""
     query = sql.SQL("select count(*) from {} where _partition_date >= %s and _partition_date < %s")
     return conn.execute(query.format(sql.Identifier("raw", source_name)), (start, end)).fetchone()[0]
+
+
+def duplicate_keys(conn: psycopg.Connection, source_name: str, start: date, end: date,
+                   sample: int = 5) -> tuple[int, list[dict]]:
+    """Rows of days [start, end) whose key (the contract's ``Source.key``) appears more than
+    once in raw.<source> (within one ``dt`` for master data): (surplus rows, a few of the keys
+    with their counts). Equal keys in other days count, so a late file repeating an old day's
+    events is caught too."""
+    source = SOURCES[source_name]
+    key = [sql.Identifier(c) for c in source.key]
+    if source.master_data:
+        key.insert(0, sql.Identifier("_partition_date"))
+    key_list = sql.SQL(", ").join(key)
+    query = sql.SQL(
+        "select {keys}, count(*) as n from {table} group by {keys} having count(*) > 1"
+        " and bool_or(_partition_date >= %(start)s and _partition_date < %(end)s)"
+        " order by n desc, {keys}"
+    ).format(keys=key_list, table=sql.Identifier("raw", source_name))
+    rows = conn.execute(query, {"start": start, "end": end}).fetchall()
+    names = ["_partition_date", *source.key] if source.master_data else list(source.key)
+    samples = [{**{n: (None if v is None else str(v)) for n, v in zip(names, r[:-1])},
+                "rows": r[-1]} for r in rows[:sample]]
+    return sum(r[-1] - 1 for r in rows), samples

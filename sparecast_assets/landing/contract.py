@@ -51,6 +51,9 @@ class Source:
     # Telemetry: columns beyond the declared ones are numeric sensor channels, stored in a
     # jsonb map so any number of channels fits without a schema change.
     channel_columns: bool = False
+    # The columns that identify one row (an event, or for master data one id within one dt):
+    # two rows with equal keys are the same fact counted twice. Empty values compare equal.
+    key: tuple[str, ...] = ()
 
     @property
     def required_columns(self) -> list[str]:
@@ -73,6 +76,7 @@ SOURCES: dict[str, Source] = {
                 Column("location_id", "text", False, "Site or warehouse serving the machine."),
             ),
             master_data=True,
+            key=("machine_id",),
         ),
         Source(
             "parts",
@@ -91,6 +95,7 @@ SOURCES: dict[str, Source] = {
                 Column("criticality", "text", False, "high, medium or low."),
             ),
             master_data=True,
+            key=("part_id",),
         ),
         Source(
             "telemetry",
@@ -100,6 +105,7 @@ SOURCES: dict[str, Source] = {
                 Column("measured_at", "timestamp", True, "Time of the reading.", "UTC"),
             ),
             channel_columns=True,
+            key=("machine_id", "measured_at"),
         ),
         Source(
             "errors",
@@ -109,6 +115,7 @@ SOURCES: dict[str, Source] = {
                 Column("error_at", "timestamp", True, "Time the error was raised.", "UTC"),
                 Column("error_code", "text", True, "Error or alarm code."),
             ),
+            key=("machine_id", "error_at", "error_code"),
         ),
         Source(
             "failures",
@@ -119,6 +126,7 @@ SOURCES: dict[str, Source] = {
                 Column("part_id", "text", False, "The part whose failure stopped the machine."),
                 Column("failure_mode", "text", False, "Free-text failure mode."),
             ),
+            key=("machine_id", "failed_at", "part_id"),
         ),
         Source(
             "part_usage",
@@ -132,6 +140,7 @@ SOURCES: dict[str, Source] = {
                 Column("reason", "text", False, "failure, preventive, or another reason."),
                 Column("work_order_id", "text", False, "Maintenance work order."),
             ),
+            key=("part_id", "used_at", "machine_id", "work_order_id"),
         ),
         Source(
             "inventory",
@@ -144,6 +153,7 @@ SOURCES: dict[str, Source] = {
                 Column("on_order", "number", False, "Units ordered, not yet received.", "units",
                        minimum=0),
             ),
+            key=("part_id", "location_id", "snapshot_at"),
         ),
     )
 }

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, NamedTuple, Protocol
 
 from sparecast_assets.landing.contract import LandedKey, LandingKeyError, parse_landing_key
+
+
+class ListedObject(NamedTuple):
+    """One object as a listing shows it. ``etag`` changes whenever the content does;
+    ``last_modified`` is timezone-aware UTC."""
+
+    key: str  # relative to the landing root
+    size: int
+    etag: str
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -22,13 +32,14 @@ class LandedFile:
     uri: str
     size: int
     etag: str
+    last_modified: datetime
 
 
 class Landing(Protocol):
     uri: str
 
-    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
-        """Yield (relative key, size, etag) for every object under ``prefix``."""
+    def iter_keys(self, prefix: str = "") -> Iterator[ListedObject]:
+        """Every object under ``prefix``, in key order."""
 
     def read_bytes(self, relative_key: str) -> bytes: ...
 
@@ -57,13 +68,13 @@ def files_for_window(landing: Landing, source: str, start: date, end: date) -> l
 
 def _conforming(landing: Landing, prefix: str) -> list[LandedFile]:
     files = []
-    for rel, size, etag in landing.iter_keys(prefix):
+    for obj in landing.iter_keys(prefix):
         try:
-            key = parse_landing_key(rel)
+            key = parse_landing_key(obj.key)
         except LandingKeyError:
             # Not ours to load (e.g. a README or a _SUCCESS marker); reported by `scan`.
             continue
-        files.append(LandedFile(key, f"{landing.uri.rstrip('/')}/{rel}", size, etag))
+        files.append(landed_file(landing, key, obj))
     return sorted(files, key=lambda f: f.key.relative_key)
 
 
@@ -79,14 +90,19 @@ class LandingScan:
 def scan(landing: Landing) -> LandingScan:
     """Every key under the landing root, split into contract files and skipped keys."""
     files, skipped = [], []
-    for rel, size, etag in landing.iter_keys(""):
+    for obj in landing.iter_keys(""):
         try:
-            key = parse_landing_key(rel)
+            key = parse_landing_key(obj.key)
         except LandingKeyError as exc:
-            skipped.append((rel, str(exc)))
+            skipped.append((obj.key, str(exc)))
             continue
-        files.append(LandedFile(key, f"{landing.uri.rstrip('/')}/{rel}", size, etag))
+        files.append(landed_file(landing, key, obj))
     return LandingScan(files, skipped)
+
+
+def landed_file(landing: Landing, key: LandedKey, obj: ListedObject) -> LandedFile:
+    return LandedFile(key, f"{landing.uri.rstrip('/')}/{obj.key}", obj.size, obj.etag,
+                      obj.last_modified)
 
 
 class LocalLanding:
@@ -94,14 +110,16 @@ class LocalLanding:
         self.root = Path(root).expanduser().resolve()
         self.uri = str(self.root)
 
-    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+    def iter_keys(self, prefix: str = "") -> Iterator[ListedObject]:
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             stat = path.stat()
             # size and mtime stand in for an ETag: a rewritten file changes at least one.
-            yield path.relative_to(self.root).as_posix(), stat.st_size, f"{stat.st_size}-{stat.st_mtime_ns}"
+            yield ListedObject(path.relative_to(self.root).as_posix(), stat.st_size,
+                               f"{stat.st_size}-{stat.st_mtime_ns}",
+                               datetime.fromtimestamp(stat.st_mtime, timezone.utc))
 
     def read_bytes(self, relative_key: str) -> bytes:
         return (self.root / relative_key).read_bytes()
@@ -131,12 +149,13 @@ class S3Landing:
     def _full(self, relative_key: str) -> str:
         return f"{self.prefix}/{relative_key}" if self.prefix else relative_key
 
-    def iter_keys(self, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+    def iter_keys(self, prefix: str = "") -> Iterator[ListedObject]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
             for obj in page.get("Contents", []):
-                yield obj["Key"][strip:], obj["Size"], obj["ETag"].strip('"')
+                yield ListedObject(obj["Key"][strip:], obj["Size"], obj["ETag"].strip('"'),
+                                   obj["LastModified"].astimezone(timezone.utc))
 
     def read_bytes(self, relative_key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._full(relative_key))["Body"].read()

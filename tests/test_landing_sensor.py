@@ -1,0 +1,196 @@
+"""The landing sensor against moto's S3 server over HTTP (and a local folder through the same
+code): which files start which runs, and which never do."""
+
+import os
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+
+from sparecast_assets.defs.raw import raw_assets
+from sparecast_assets.defs.resources import LandingZone, PostgresResource
+from sparecast_assets.defs.sensors import SENSOR_NAME, _pending_check
+from sparecast_assets.ingest.load import loaded_versions
+from sparecast_assets.landing.storage import LocalLanding, S3Landing
+from sparecast_assets.landing.watch import WatchCursor, plan_loads
+from tests.runs import launch, summary, tick
+
+ERRORS_CSV = b"machine_id,error_at,error_code\nM1,2025-03-01T10:00:00Z,E1\n"
+LANDING = "s3://landing/plant"
+
+
+@pytest.fixture
+def bucket(s3_endpoint):
+    _, client = s3_endpoint
+    client.create_bucket(Bucket="landing")
+
+    def put(key: str, body: bytes = ERRORS_CSV) -> None:
+        client.put_object(Bucket="landing", Key=f"plant/{key}", Body=body)
+
+    return put
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def loads_defs(database_url: str, landing_uri: str = LANDING) -> dg.Definitions:
+    return dg.Definitions(assets=raw_assets, resources={
+        "landing": LandingZone(uri=landing_uri),
+        "postgres": PostgresResource(database_url=database_url)})
+
+
+def test_files_that_arrive_become_one_load_per_source_over_their_days(
+        bucket, instance, fresh_database):
+    for day in ("2025-03-01", "2025-03-02", "2025-03-03"):
+        bucket(f"errors/dt={day}/scada.csv")
+    bucket("part_usage/dt=2025-03-02/erp.csv", b"part_id,quantity,used_at\nP1,2,2025-03-02T08:00:00Z\n")
+    bucket("machines/dt=2025-03-01/fleet.csv", b"machine_id\nM1\n")
+
+    result = tick(instance, LANDING, fresh_database)
+
+    assert [summary(r) for r in result.run_requests] == [
+        ("raw/errors", "2025-03-01", "2025-03-03"),
+        ("raw/machines", "2025-03-01", "2025-03-01"),
+        ("raw/part_usage", "2025-03-02", "2025-03-02"),
+    ]
+    assert [r.tags["sparecast/files"] for r in result.run_requests] == ["3", "1", "1"]
+
+
+def test_1500_keys_under_one_prefix_are_all_seen_and_the_cursor_stays_small(
+        bucket, instance, fresh_database):
+    for i in range(1500):
+        bucket(f"errors/dt=2025-03-01/part-{i:04d}.csv")
+
+    first = tick(instance, LANDING, fresh_database)
+    again = tick(instance, LANDING, fresh_database, cursor=first.cursor)
+
+    assert [(summary(r), r.tags["sparecast/files"]) for r in first.run_requests] == [
+        (("raw/errors", "2025-03-01", "2025-03-01"), "1500")]
+    assert len(first.cursor.encode()) < 1024
+    assert len(again.cursor.encode()) < 1024
+    # Not loaded yet and seen again: the same run key, which Dagster never launches twice.
+    assert [r.run_key for r in again.run_requests] == [first.run_requests[0].run_key]
+
+
+def test_an_unchanged_file_never_runs_twice_and_a_changed_one_runs_again(
+        bucket, instance, fresh_database):
+    bucket("errors/dt=2025-03-01/scada.csv")
+    defs = loads_defs(fresh_database)
+
+    first = tick(instance, LANDING, fresh_database)
+    assert launch(defs, instance, first.run_requests[0]).success
+
+    # Loaded: ticks see it in the ledger, also when the same bytes are uploaded again.
+    quiet = tick(instance, LANDING, fresh_database, cursor=first.cursor)
+    bucket("errors/dt=2025-03-01/scada.csv")
+    still_quiet = tick(instance, LANDING, fresh_database, cursor=quiet.cursor)
+    assert (quiet.run_requests, still_quiet.run_requests) == ([], [])
+    assert still_quiet.skip_reason.skip_message == "no new or changed files among 1 objects"
+
+    bucket("errors/dt=2025-03-01/scada.csv", ERRORS_CSV + b"M2,2025-03-01T11:00:00Z,E4\n")
+    changed = tick(instance, LANDING, fresh_database, cursor=still_quiet.cursor)
+    assert [summary(r) for r in changed.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]
+    assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+
+    assert launch(defs, instance, changed.run_requests[0]).success
+    after = tick(instance, LANDING, fresh_database, cursor=changed.cursor)
+    assert after.run_requests == []
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("select machine_id, error_code from raw.errors order by 1").fetchall() \
+            == [("M1", "E1"), ("M2", "E4")]
+
+
+def test_keys_outside_the_contract_are_reported_and_skipped_and_the_rest_still_load(
+        bucket, instance, fresh_database, capsys):
+    bucket("errors/readme.txt")
+    bucket("spares/dt=2025-03-01/a.csv")
+    bucket("errors/dt=2025-13-01/a.csv")
+    bucket("errors/dt=2025-03-01/a.xlsx")
+    bucket("errors/dt=2025-03-02/good.csv")
+
+    with psycopg.connect(fresh_database) as conn:
+        plan = plan_loads(S3Landing(LANDING), WatchCursor(), lookback=timedelta(hours=1),
+                          loaded_versions=lambda uris: loaded_versions(conn, uris))
+    result = tick(instance, LANDING, fresh_database)
+
+    assert plan.skipped == [
+        ("errors/dt=2025-03-01/a.xlsx", "'errors/dt=2025-03-01/a.xlsx' does not match "
+         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl>"),
+        ("errors/dt=2025-13-01/a.csv", "'errors/dt=2025-13-01/a.csv': dt=2025-13-01 is not a date"),
+        ("errors/readme.txt", "'errors/readme.txt' does not match "
+         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl>"),
+        ("spares/dt=2025-03-01/a.csv", "'spares/dt=2025-03-01/a.csv': unknown source 'spares' "
+         "(known: errors, failures, inventory, machines, part_usage, parts, telemetry)"),
+    ]
+    assert [summary(r) for r in result.run_requests] == [("raw/errors", "2025-03-02", "2025-03-02")]
+    logged = [line.split(" - WARNING - ", 1)[1] for line in capsys.readouterr().err.splitlines()
+              if " - WARNING - skipped " in line]
+    assert logged == [f"skipped {key}: {reason}" for key, reason in plan.skipped]
+
+
+def test_days_far_apart_are_separate_loads_and_a_queued_load_keeps_its_files(
+        bucket, instance, fresh_database):
+    for day in ("2025-01-01", "2025-01-20", "2025-03-15"):
+        bucket(f"errors/dt={day}/scada.csv")
+
+    first = tick(instance, LANDING, fresh_database)
+    assert [summary(r) for r in first.run_requests] == [
+        ("raw/errors", "2025-01-01", "2025-01-20"),  # 19 days apart: one run
+        ("raw/errors", "2025-03-15", "2025-03-15"),  # 54 days further: its own run
+    ]
+
+    # The first run is launched, not yet started; a new file for another day arrives.
+    job = loads_defs(fresh_database).resolve_implicit_global_asset_job_def()
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
+        **first.run_requests[0].tags, "dagster/sensor_name": SENSOR_NAME})
+    time.sleep(0.01)
+    bucket("errors/dt=2025-01-25/scada.csv")
+    second = tick(instance, LANDING, fresh_database, cursor=first.cursor)
+
+    # 01-01 and 01-20 are left to the queued run; 01-25 is new; 03-15 is not loaded yet and
+    # asked for again under the same run key, which Dagster does not launch twice.
+    assert [summary(r) for r in second.run_requests] == [
+        ("raw/errors", "2025-01-25", "2025-01-25"), ("raw/errors", "2025-03-15", "2025-03-15")]
+    assert second.run_requests[1].run_key == first.run_requests[1].run_key
+    pending = _pending_check(instance)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert pending("errors", date(2025, 1, 20), an_hour_ago) is True
+    assert pending("errors", date(2025, 1, 21), an_hour_ago) is False  # outside its days
+    assert pending("failures", date(2025, 1, 20), an_hour_ago) is False  # another source
+    # Modified after the run was created: the run may have listed the day before it arrived.
+    assert pending("errors", date(2025, 1, 20), datetime.now(UTC)) is False
+
+
+def test_the_local_folder_landing_goes_through_the_same_code_with_its_lookback(
+        tmp_path, instance, fresh_database):
+    landing = LocalLanding(tmp_path)
+    landing.write_bytes("errors/dt=2025-03-01/a.csv", ERRORS_CSV)
+    first = tick(instance, str(tmp_path), fresh_database)
+    mark = WatchCursor.loads(first.cursor).high_water
+
+    # Became visible after the first tick, but stamped 10 minutes before its high-water mark
+    # (as S3 stamps a multipart upload with its start): inside the 60-minute lookback.
+    landing.write_bytes("errors/dt=2025-03-02/late.csv", ERRORS_CSV)
+    os.utime(tmp_path / "errors/dt=2025-03-02/late.csv",
+             (time.time(), (mark - timedelta(minutes=10)).timestamp()))
+    # Stamped two hours before the mark: outside the lookback, so not looked at again.
+    landing.write_bytes("errors/dt=2025-03-03/stale.csv", ERRORS_CSV)
+    os.utime(tmp_path / "errors/dt=2025-03-03/stale.csv",
+             (time.time(), (mark - timedelta(hours=2)).timestamp()))
+    second = tick(instance, str(tmp_path), fresh_database, cursor=first.cursor)
+
+    assert [summary(r) for r in first.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]
+    # a.csv is in the band too: not loaded yet, so it is planned with late.csv.
+    assert [(summary(r), r.tags["sparecast/files"]) for r in second.run_requests] == [
+        (("raw/errors", "2025-03-01", "2025-03-02"), "2")]
+    assert WatchCursor.loads(second.cursor).high_water == mark
+
+
+def test_a_cursor_from_something_else_is_refused_with_what_to_do():
+    with pytest.raises(ValueError, match="reset the sensor's cursor"):
+        WatchCursor.loads('{"last_key": "errors/dt=2025-03-01/a.csv"}')
