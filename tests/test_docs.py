@@ -28,7 +28,7 @@ def test_every_source_key_is_documented_as_enforced():
     text = (REPO / "docs" / "landing-contract.md").read_text()
     sections = re.split(r"^### `(\w+)`", text, flags=re.M)[1:]
     documented = {
-        name: tuple(re.findall(r"`(\w+)`", re.search(r"^Key: (.*)$", body, flags=re.M)[1]))
+        name: tuple(re.findall(r"`(\w+)`", re.search(r"^Key: (.*?) \(", body, flags=re.M)[1]))
         for name, body in zip(sections[::2], sections[1::2])
     }
 
