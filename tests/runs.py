@@ -35,3 +35,27 @@ def summary(request: dg.RunRequest) -> tuple:
     first = request.partition_key or tags["dagster/asset_partition_range_start"]
     last = request.partition_key or tags["dagster/asset_partition_range_end"]
     return ("/".join(request.asset_selection[0].path), first, last)
+
+
+def requested(code: dg.Definitions, evaluation) -> dict[str, list[str]]:
+    """asset key -> sorted partition keys (empty for unpartitioned) an automation evaluation
+    requested."""
+    out = {}
+    for key in code.resolve_asset_graph().get_all_asset_keys():
+        if evaluation.get_num_requested(key):
+            partitions = evaluation.get_requested_partitions(key)
+            out[key.to_user_string()] = sorted(p for p in partitions if p is not None)
+    return out
+
+
+def launch_requested(code: dg.Definitions, instance: dg.DagsterInstance,
+                     wanted: dict[str, list[str]]) -> dg.ExecuteInProcessResult:
+    """One run for what an automation evaluation requested, as the daemon launches a tick's
+    requests of single-run assets: partitioned assets over the range of their days."""
+    days = sorted({p for partitions in wanted.values() for p in partitions})
+    tags = ({"dagster/asset_partition_range_start": days[0],
+             "dagster/asset_partition_range_end": days[-1]} if days else {})
+    job = code.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance, tags=tags,
+        asset_selection=[dg.AssetKey.from_user_string(k) for k in wanted])

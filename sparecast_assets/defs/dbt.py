@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from sparecast_assets.db import dbt_environment
+from sparecast_assets.defs.automation import refresh_after_loads
 from sparecast_assets.defs.resources import DBT_PROJECT_DIR, PostgresResource
 from sparecast_assets.partitions import daily_partitions, single_run
 
@@ -38,8 +39,8 @@ class SparecastDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]):
-        # Models refresh the partitions whose raw loads changed, once their inputs are there.
-        return dg.AutomationCondition.eager()
+        # Models refresh the days whose raw loads changed, whatever the day.
+        return refresh_after_loads
 
 
 @dbt_assets(

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from sparecast_assets.defs.automation import first_training, refresh_after_loads
 from sparecast_assets.defs.resources import ForecastSettings, PostgresResource
 from sparecast_assets.forecasting import model as demand_model
 from sparecast_assets.forecasting.features import demand_matrix, horizon_rows, origin_features
@@ -20,7 +21,7 @@ class PartDemandFeatures:
 @dg.asset(
     group_name="forecasting",
     kinds={"python", "pandas"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=refresh_after_loads,
     deps=["fct_part_demand_daily", "fct_part_fleet_daily", "fct_machine_sensor_daily"],
 )
 def part_demand_features(context: dg.AssetExecutionContext,
@@ -42,10 +43,10 @@ def part_demand_features(context: dg.AssetExecutionContext,
     })
     return PartDemandFeatures(matrix, features)
 
-# Trained once as soon as its features exist; after that the retrain_part_demand_model
+# Trained once as soon as its features are built; after that the retrain_part_demand_model
 # schedule (defs/sensors.py) retrains it, and new data between retrains refreshes the forecast.
 @dg.asset(group_name="forecasting", kinds={"lightgbm"},
-          automation_condition=dg.AutomationCondition.on_missing())
+          automation_condition=first_training)
 def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: PartDemandFeatures,
                       postgres: PostgresResource,
                       forecast_settings: ForecastSettings) -> demand_model.TrainedModel:
