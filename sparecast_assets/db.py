@@ -74,8 +74,20 @@ def dbt_environment(url: str) -> dict[str, str]:
     }
 
 
+# Postgres's `create ... if not exists` is not safe against itself: two sessions creating the
+# same table at once can both pass the check and one fails on a catalog unique index. Loads
+# run in parallel processes, so schema changes take this transaction-scoped lock first.
+DDL_LOCK = 0x73706172  # "spar"
+
+
+def lock_ddl(conn: psycopg.Connection) -> None:
+    """Serialize schema changes with other sparecast sessions until this transaction ends."""
+    conn.execute("select pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+
+
 def ensure_schemas(conn: psycopg.Connection) -> None:
     with conn.cursor() as cur:
+        lock_ddl(conn)
         for schema in SCHEMAS:
             cur.execute(f'create schema if not exists "{schema}"')
     conn.commit()

@@ -19,6 +19,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from sparecast_assets.db import lock_ddl
 from sparecast_assets.landing.contract import COLUMN_TYPES, SOURCES, Source
 from sparecast_assets.landing.formats import (
     FILE, ROW, check_required_columns, conform, read_frame)
@@ -52,6 +53,7 @@ def ensure_raw_table(conn: psycopg.Connection, source: Source) -> None:
     ]
     table = sql.Identifier("raw", source.name)
     with conn.cursor() as cur:
+        lock_ddl(conn)
         cur.execute("create schema if not exists raw")
         cur.execute(sql.SQL("create table if not exists {} ({})").format(
             table, sql.SQL(", ").join(definition)))
@@ -77,6 +79,7 @@ create index if not exists landed_files_source_day_idx on raw.landed_files (sour
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
     with conn.cursor() as cur:
+        lock_ddl(conn)
         cur.execute("create schema if not exists raw")
         cur.execute(LEDGER_DDL)
 
@@ -139,9 +142,11 @@ def load_window(
     files = files_for_window(landing, source_name, start, end)
     declared = {c.name for c in source.columns}
     loads, ledger = [], []
+    # Tables first, in a transaction of their own: the DDL lock is held only for that.
     with conn.transaction():
         ensure_raw_table(conn, source)
         ensure_ledger(conn)
+    with conn.transaction():
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL("delete from {} where _partition_date >= %s and _partition_date < %s")
