@@ -40,6 +40,9 @@ def test_the_compose_dagster_instance_stores_its_runs_and_events_in_postgres(fre
 
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
         assert instance.get_runs_count() == 0
         # A run writes its events through Postgres (and NOTIFYs listeners): the path that
         # breaks when SQLAlchemy picks a driver dagster-postgres was not written for.
