@@ -98,7 +98,7 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
         raise PipelineError(
             f"day(s) {', '.join(map(str, outside))} are outside the daily partitions "
             f"{keys[0]}..{keys[-1]}. Set SPARECAST_PARTITIONS_START for older data; days after "
-            "yesterday (UTC) cannot run yet. Check for a stray dt= folder, or pass --start/--end.")
+            "today (UTC) cannot run yet. Check for a stray dt= folder, or pass --start/--end.")
 
     summary = RunSummary(landing_uri, db.describe(url), start, end, skipped_keys=skipped)
     started = time.monotonic()

@@ -194,3 +194,40 @@ def test_the_local_folder_landing_goes_through_the_same_code_with_its_lookback(
 def test_a_cursor_from_something_else_is_refused_with_what_to_do():
     with pytest.raises(ValueError, match="reset the sensor's cursor"):
         WatchCursor.loads('{"last_key": "errors/dt=2025-03-01/a.csv"}')
+
+
+def test_days_outside_the_partitions_are_reported_and_the_next_days_held_until_they_begin(
+        tmp_path):
+    landing = LocalLanding(tmp_path)
+    for day in ("2024-12-31", "2025-03-10", "2025-03-11", "2025-06-01"):
+        landing.write_bytes(f"errors/dt={day}/a.csv", ERRORS_CSV)
+    plan = lambda cursor, last: plan_loads(  # noqa: E731
+        landing, cursor, lookback=timedelta(hours=1), loaded_versions=lambda uris: {},
+        days=(date(2025, 1, 1), last))
+
+    today = plan(WatchCursor(), date(2025, 3, 10))
+    tomorrow = plan(today.cursor, date(2025, 3, 11))
+
+    assert today.skipped == [
+        ("errors/dt=2024-12-31/a.csv", "dt=2024-12-31 is before the first daily partition "
+         "(2025-01-01): set SPARECAST_PARTITIONS_START earlier, then backfill that range"),
+        ("errors/dt=2025-06-01/a.csv", "dt=2025-06-01 is in the future (the last daily partition "
+         "is 2025-03-10, UTC): fix the key, or re-upload the file on or after that day"),
+    ]
+    assert [(p.first_day, p.last_day) for p in today.loads] == [(date(2025, 3, 10),) * 2]
+    # 03-11 was held, not skipped, and is planned once its day is a partition; nothing is
+    # reported twice.
+    assert [(p.first_day, p.last_day) for p in tomorrow.loads] == [
+        (date(2025, 3, 10), date(2025, 3, 11))]
+    assert tomorrow.skipped == []
+
+
+def test_a_file_for_a_day_far_in_the_future_does_not_stop_the_sensor(
+        bucket, instance, fresh_database):
+    bucket("errors/dt=2099-01-01/typo.csv")
+    bucket("errors/dt=1990-01-01/typo.csv")
+    bucket("errors/dt=2025-03-01/good.csv")
+
+    result = tick(instance, LANDING, fresh_database)
+
+    assert [summary(r) for r in result.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]

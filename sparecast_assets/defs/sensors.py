@@ -18,6 +18,7 @@ import dagster as dg
 from sparecast_assets.defs.resources import LandingZone, PostgresResource
 from sparecast_assets.ingest.load import loaded_versions
 from sparecast_assets.landing.watch import PlannedLoad, WatchCursor, plan_loads
+from sparecast_assets.partitions import daily_partitions
 
 SENSOR_NAME = "landing_sensor"
 INTERVAL_SECONDS = int(os.environ.get("SPARECAST_SENSOR_INTERVAL_SECONDS", "60"))
@@ -80,11 +81,13 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone,
                    postgres: PostgresResource) -> dg.SensorResult:
     cursor = WatchCursor.loads(context.cursor)
     zone = landing.open()
+    partitions = daily_partitions.get_partition_keys()
     with postgres.connect() as conn:
         result = plan_loads(
             zone, cursor, lookback=LOOKBACK,
             loaded_versions=lambda uris: loaded_versions(conn, uris),
-            pending=_pending_check(context.instance), max_gap_days=MAX_GAP_DAYS)
+            pending=_pending_check(context.instance), max_gap_days=MAX_GAP_DAYS,
+            days=(date.fromisoformat(partitions[0]), date.fromisoformat(partitions[-1])))
 
     for key, reason in result.skipped[:SKIPPED_LOGGED]:
         context.log.warning(f"skipped {key}: {reason}")

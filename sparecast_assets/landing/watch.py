@@ -95,10 +95,18 @@ def plan_loads(
     loaded_versions: Callable[[list[str]], dict[str, str]],
     pending: PendingCheck = lambda source, day, modified: False,
     max_gap_days: int = 31,
+    days: tuple[date, date] | None = None,
+    hold_days: int = 2,
 ) -> WatchResult:
-    """List the landing zone once and plan the loads its new or changed files need."""
+    """List the landing zone once and plan the loads its new or changed files need.
+
+    ``days`` is the first and last day a load can cover (the daily partitions). Files of days
+    before it, or more than ``hold_days`` after it, are reported and skipped; files of the next
+    ``hold_days`` days (a source a little ahead of UTC) are held: not loaded yet, and kept in
+    the band of later ticks until their day has begun."""
     since = cursor.high_water - lookback if cursor.high_water else None
     high_water = cursor.high_water
+    held_since: datetime | None = None
     listed = 0
     fresh: list[LandedFile] = []
     skipped: list[tuple[str, str]] = []
@@ -108,14 +116,26 @@ def plan_loads(
             high_water = obj.last_modified
         if since is not None and obj.last_modified < since:
             continue
+        # Reported on the tick that first sees it, not again on every tick of the band.
+        first_sight = cursor.high_water is None or obj.last_modified > cursor.high_water
         try:
             key = parse_landing_key(obj.key)
         except LandingKeyError as exc:
-            # Reported on the tick that first sees it, not again on every tick of the band.
-            if cursor.high_water is None or obj.last_modified > cursor.high_water:
+            if first_sight:
                 skipped.append((obj.key, str(exc)))
             continue
+        if days and not days[0] <= key.partition_date <= days[1]:
+            ahead = (key.partition_date - days[1]).days
+            if 0 < ahead <= hold_days:
+                if held_since is None or obj.last_modified < held_since:
+                    held_since = obj.last_modified
+            elif first_sight:
+                skipped.append((obj.key, _outside(key.partition_date, days)))
+            continue
         fresh.append(landed_file(landing, key, obj))
+    if held_since is not None and high_water is not None:
+        # Keep the held files inside the next tick's band.
+        high_water = min(high_water, held_since + lookback)
 
     loaded = loaded_versions([f.uri for f in fresh]) if fresh else {}
     new = [f for f in fresh if loaded.get(f.uri) != f.etag]
@@ -129,6 +149,14 @@ def plan_loads(
     for f in to_load:
         result.counts[f.key.source] = result.counts.get(f.key.source, 0) + 1
     return result
+
+
+def _outside(day: date, days: tuple[date, date]) -> str:
+    if day < days[0]:
+        return (f"dt={day} is before the first daily partition ({days[0]}): set "
+                "SPARECAST_PARTITIONS_START earlier, then backfill that range")
+    return (f"dt={day} is in the future (the last daily partition is {days[1]}, UTC): fix the "
+            "key, or re-upload the file on or after that day")
 
 
 def _group(files: Iterable[LandedFile], max_gap_days: int) -> Iterable[PlannedLoad]:
