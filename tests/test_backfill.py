@@ -59,10 +59,16 @@ def test_a_year_backfills_as_one_run_and_a_second_backfill_changes_no_row_count(
     assert len(runs) == 2  # one run per backfill, not one per day
     assert len(materialized) == 365
     assert counts[1] == counts[0]
-    # 2015 in the Azure sample: every raw row whose file is dated 2015, and one row per part
-    # (4) or machine (100) and day in the marts.
+    # 2015 in the Azure sample: every raw row whose file is dated 2015 (machines and parts
+    # landed once, on 2014-06-01, the first day of its maintenance log), and one row per part
+    # and day in the demand mart.
     assert {t: n for t, n in counts[0].items() if t.startswith("raw.")} == {
-        "raw.errors": 3_653, "raw.failures": 719, "raw.inventory": 0, "raw.landed_files": 1_086,
-        "raw.machines": 0, "raw.part_usage": 3_046, "raw.parts": 0, "raw.telemetry": 43_200,
+        "raw.errors": 3_917, "raw.failures": 761, "raw.inventory": 0, "raw.landed_files": 1_115,
+        "raw.machines": 0, "raw.part_usage": 2_879, "raw.parts": 0, "raw.telemetry": 43_200,
     }
-    assert counts[0]["dbt.fct_part_demand_daily"] == 4 * 365
+    # The dims hold every id known so far; the daily marts one row per id and day.
+    assert {t: n for t, n in counts[0].items() if t.startswith("dbt.")} == {
+        "dbt.dim_machines": 100, "dbt.dim_parts": 4, "dbt.fct_machine_daily": 100 * 365,
+        "dbt.fct_machine_sensor_daily": 7_280, "dbt.fct_part_demand_daily": 4 * 365,
+        "dbt.fct_part_fleet_daily": 4 * 365, "dbt.int_machine_part_daily": 100 * 4 * 365,
+    }
