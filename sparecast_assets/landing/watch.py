@@ -110,7 +110,7 @@ def plan_loads(
     listed = 0
     fresh: list[LandedFile] = []
     skipped: list[tuple[str, str]] = []
-    for obj in landing.iter_keys(""):
+    for obj in landing.list_all():
         listed += 1
         if high_water is None or obj.last_modified > high_water:
             high_water = obj.last_modified
