@@ -3,7 +3,10 @@
 Runs moto's S3 server on a local port (over HTTP, as the tests do), fills a bucket with
 100,000 contract keys (plus some that break the contract), and times, side by side:
 
-- the reference: a bare boto3 paginated listing of the same keys (what any S3 sensor must pay);
+- the reference: a bare boto3 paginated listing of the same keys (what any S3 sensor must pay;
+  moto sorts the whole bucket for every page of 1,000, so on moto it grows with the square of
+  the key count, which real S3 does not);
+- the sensor's own work beyond the listing (parse every key, read the ledger, compare, plan);
 - the landing sensor's first tick (everything new: one plan for all of it);
 - a quiet tick once every file is in the ledger (the steady state);
 - a tick after 50 new files land.
@@ -59,6 +62,7 @@ def main() -> None:
     import psycopg
     from moto.server import ThreadedMotoServer
 
+    from sparecast_assets.defs.raw import raw_assets
     from sparecast_assets.defs.resources import LandingZone, PostgresResource
     from sparecast_assets.defs.sensors import SENSOR_NAME, landing_sensor
 
@@ -99,15 +103,33 @@ def main() -> None:
         results.append(("reference: boto3 paginated listing", time.monotonic() - started,
                         f"{listed:,} keys", ""))
 
+        resources = {"landing": LandingZone(uri="s3://landing"),
+                     "postgres": PostgresResource(database_url=url)}
         with dg.instance_for_test() as instance:
             def tick(cursor):
                 context = dg.build_sensor_context(
                     instance=instance, cursor=cursor, sensor_name=SENSOR_NAME,
-                    resources={"landing": LandingZone(uri="s3://landing"),
-                               "postgres": PostgresResource(database_url=url)})
+                    resources=resources, definitions=dg.Definitions(
+                        assets=raw_assets, sensors=[landing_sensor], resources=resources))
                 begun = time.monotonic()
-                result = landing_sensor(context)
+                result = landing_sensor.evaluate_tick(context)
                 return result, time.monotonic() - begun
+
+            # The sensor's own work, without the listing: parse every key, read the ledger,
+            # compare, plan (what is left of a tick when the store lists fast).
+            from sparecast_assets.landing.storage import S3Landing
+            from sparecast_assets.landing.watch import WatchCursor, plan_loads
+            from sparecast_assets.ingest.load import loaded_versions
+
+            listing = S3Landing("s3://landing").list_all()
+            prelisted = type("Prelisted", (), {"uri": "s3://landing",
+                                               "list_all": lambda self: listing})()
+            with psycopg.connect(url) as conn:
+                begun = time.monotonic()
+                plan = plan_loads(prelisted, WatchCursor(),
+                                  ledger=lambda prefix: loaded_versions(conn, prefix))
+                results.append(("sensor work beyond the listing", time.monotonic() - begun,
+                                f"{len(plan.loads)} runs for {plan.files:,} files", ""))
 
             first, seconds = tick(None)
             files = sum(int(r.tags["sparecast/files"]) for r in first.run_requests)

@@ -58,6 +58,8 @@ def describe(url: str) -> str:
 
 
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    # A server that accepts the connection but never answers fails in 15 s, not never.
+    kwargs.setdefault("connect_timeout", 15)
     return psycopg.connect(url or database_url(), **kwargs)
 
 

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sparecast_assets.defs.raw import raw_assets
 from sparecast_assets.defs.resources import LandingZone, PostgresResource
 from sparecast_assets.defs.sensors import SENSOR_NAME, landing_sensor
 
 
 def tick(instance: dg.DagsterInstance, landing_uri: str, database_url: str,
-         cursor: str | None = None) -> dg.SensorResult:
+         cursor: str | None = None):
+    """One evaluation as the daemon's code server runs it (``evaluate_tick``, which also
+    checks every requested partition against the assets). Has ``run_requests``, ``cursor``
+    and ``skip_message``."""
+    resources = {"landing": LandingZone(uri=landing_uri),
+                 "postgres": PostgresResource(database_url=database_url)}
+    defs = dg.Definitions(assets=raw_assets, sensors=[landing_sensor], resources=resources)
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, sensor_name=SENSOR_NAME,
-        resources={"landing": LandingZone(uri=landing_uri),
-                   "postgres": PostgresResource(database_url=database_url)})
-    return landing_sensor(context)
+        instance=instance, cursor=cursor, sensor_name=SENSOR_NAME, definitions=defs,
+        resources=resources)
+    return landing_sensor.evaluate_tick(context)
 
 
 def launch(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest,
-           origin_tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+           origin_tags: dict[str, str] | None = None,
+           raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     """Execute one run request in-process, as the daemon would launch it."""
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
@@ -26,6 +33,7 @@ def launch(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRe
         asset_selection=list(request.asset_selection or []),
         partition_key=request.partition_key,
         tags={**request.tags, **(origin_tags or {})},
+        raise_on_error=raise_on_error,
     )
 
 

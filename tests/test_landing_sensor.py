@@ -90,7 +90,7 @@ def test_an_unchanged_file_never_runs_twice_and_a_changed_one_runs_again(
     bucket("errors/dt=2025-03-01/scada.csv")
     still_quiet = tick(instance, LANDING, fresh_database, cursor=quiet.cursor)
     assert (quiet.run_requests, still_quiet.run_requests) == ([], [])
-    assert still_quiet.skip_reason.skip_message == "no new or changed files among 1 objects"
+    assert still_quiet.skip_message == "no new or changed files among 1 objects"
 
     bucket("errors/dt=2025-03-01/scada.csv", ERRORS_CSV + b"M2,2025-03-01T11:00:00Z,E4\n")
     changed = tick(instance, LANDING, fresh_database, cursor=still_quiet.cursor)
@@ -114,9 +114,10 @@ def test_keys_outside_the_contract_are_reported_and_skipped_and_the_rest_still_l
     bucket("errors/dt=2025-03-02/good.csv")
 
     with psycopg.connect(fresh_database) as conn:
-        plan = plan_loads(S3Landing(LANDING), WatchCursor(), lookback=timedelta(hours=1),
-                          loaded_versions=lambda uris: loaded_versions(conn, uris))
+        plan = plan_loads(S3Landing(LANDING), WatchCursor(),
+                          ledger=lambda prefix: loaded_versions(conn, prefix))
     result = tick(instance, LANDING, fresh_database)
+    again = tick(instance, LANDING, fresh_database, cursor=result.cursor)
 
     assert plan.skipped == [
         ("errors/dt=2025-03-01/a.xlsx", "'errors/dt=2025-03-01/a.xlsx' does not match "
@@ -131,6 +132,11 @@ def test_keys_outside_the_contract_are_reported_and_skipped_and_the_rest_still_l
     logged = [line.split(" - WARNING - ", 1)[1] for line in capsys.readouterr().err.splitlines()
               if " - WARNING - skipped " in line]
     assert logged == [f"skipped {key}: {reason}" for key, reason in plan.skipped]
+    assert result.skip_message is None
+    # Reported once: the next tick does not name them again (and asks for the unloaded good
+    # file under the same run key, which Dagster does not launch twice).
+    assert [r.run_key for r in again.run_requests] == [result.run_requests[0].run_key]
+    assert "skipped errors" not in capsys.readouterr().err
 
 
 def test_days_far_apart_are_separate_loads_and_a_queued_load_keeps_its_files(
@@ -166,29 +172,76 @@ def test_days_far_apart_are_separate_loads_and_a_queued_load_keeps_its_files(
     assert pending("errors", date(2025, 1, 20), datetime.now(UTC)) is False
 
 
-def test_the_local_folder_landing_goes_through_the_same_code_with_its_lookback(
+def test_files_with_old_timestamps_and_a_version_put_back_are_loaded_from_a_local_folder(
         tmp_path, instance, fresh_database):
     landing = LocalLanding(tmp_path)
     landing.write_bytes("errors/dt=2025-03-01/a.csv", ERRORS_CSV)
+    defs = loads_defs(fresh_database, str(tmp_path))
     first = tick(instance, str(tmp_path), fresh_database)
-    mark = WatchCursor.loads(first.cursor).high_water
+    assert launch(defs, instance, first.run_requests[0]).success
 
-    # Became visible after the first tick, but stamped 10 minutes before its high-water mark
-    # (as S3 stamps a multipart upload with its start): inside the 60-minute lookback.
-    landing.write_bytes("errors/dt=2025-03-02/late.csv", ERRORS_CSV)
-    os.utime(tmp_path / "errors/dt=2025-03-02/late.csv",
-             (time.time(), (mark - timedelta(minutes=10)).timestamp()))
-    # Stamped two hours before the mark: outside the lookback, so not looked at again.
-    landing.write_bytes("errors/dt=2025-03-03/stale.csv", ERRORS_CSV)
-    os.utime(tmp_path / "errors/dt=2025-03-03/stale.csv",
-             (time.time(), (mark - timedelta(hours=2)).timestamp()))
+    # Copied in with its timestamp kept (cp -p, rsync -a): a day older than anything seen.
+    landing.write_bytes("errors/dt=2025-03-02/copied.csv",
+                        ERRORS_CSV.replace(b"2025-03-01T10", b"2025-03-02T10"))
+    a_day_ago = time.time() - 86400
+    os.utime(tmp_path / "errors/dt=2025-03-02/copied.csv", (a_day_ago, a_day_ago))
     second = tick(instance, str(tmp_path), fresh_database, cursor=first.cursor)
+    assert [summary(r) for r in second.run_requests] == [("raw/errors", "2025-03-02", "2025-03-02")]
+    assert launch(defs, instance, second.run_requests[0]).success
 
-    assert [summary(r) for r in first.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]
-    # a.csv is in the band too: not loaded yet, so it is planned with late.csv.
-    assert [(summary(r), r.tags["sparecast/files"]) for r in second.run_requests] == [
-        (("raw/errors", "2025-03-01", "2025-03-02"), "2")]
-    assert WatchCursor.loads(second.cursor).high_water == mark
+    # A -> B -> A: the first version put back (same size and time as the original: the
+    # same version key as the first load) is loaded again, under a new run key.
+    original = (tmp_path / "errors/dt=2025-03-01/a.csv").stat()
+    landing.write_bytes("errors/dt=2025-03-01/a.csv", ERRORS_CSV.replace(b"E1", b"E9"))
+    b = tick(instance, str(tmp_path), fresh_database, cursor=second.cursor)
+    assert launch(defs, instance, b.run_requests[0]).success
+    landing.write_bytes("errors/dt=2025-03-01/a.csv", ERRORS_CSV)
+    os.utime(tmp_path / "errors/dt=2025-03-01/a.csv", ns=(original.st_atime_ns,
+                                                          original.st_mtime_ns))
+    back = tick(instance, str(tmp_path), fresh_database, cursor=b.cursor)
+
+    assert [summary(r) for r in back.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]
+    assert back.run_requests[0].run_key != first.run_requests[0].run_key
+    assert launch(defs, instance, back.run_requests[0]).success
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("select error_code from raw.errors where _partition_date = "
+                            "'2025-03-01'").fetchall() == [("E1",)]
+
+
+def test_a_failed_load_is_not_forgotten_when_other_files_arrive(tmp_path, instance,
+                                                               fresh_database):
+    landing = LocalLanding(tmp_path)
+    for day in ("2025-03-04", "2025-03-06"):
+        landing.write_bytes(f"errors/dt={day}/a.csv", ERRORS_CSV)
+    landing.write_bytes("errors/dt=2025-03-05/a.csv", b"")  # a failed upload: refused
+    defs = loads_defs(fresh_database, str(tmp_path))
+    first = tick(instance, str(tmp_path), fresh_database)
+    assert not launch(defs, instance, first.run_requests[0], raise_on_error=False).success
+
+    # Until something changes, the same plan and the same run key: not run again and again.
+    same = tick(instance, str(tmp_path), fresh_database, cursor=first.cursor)
+    assert [r.run_key for r in same.run_requests] == [first.run_requests[0].run_key]
+    # The broken file is fixed: all three days load, not only the fixed one.
+    landing.write_bytes("errors/dt=2025-03-05/a.csv", ERRORS_CSV)
+    fixed = tick(instance, str(tmp_path), fresh_database, cursor=same.cursor)
+
+    assert [(summary(r), r.tags["sparecast/files"]) for r in fixed.run_requests] == [
+        (("raw/errors", "2025-03-04", "2025-03-06"), "3")]
+
+
+def test_a_missing_landing_folder_and_a_future_cursor_are_handled(tmp_path, instance,
+                                                                  fresh_database):
+    missing = tick(instance, str(tmp_path / "nope"), fresh_database)
+    assert missing.run_requests == []
+    assert missing.skip_message == (
+        f"the landing folder {tmp_path / 'nope'} does not exist (SPARECAST_LANDING): create "
+        "it, or point SPARECAST_LANDING at your landing zone")
+
+    LocalLanding(tmp_path).write_bytes("errors/dt=2025-03-01/a.csv", ERRORS_CSV)
+    future = WatchCursor(datetime(2099, 1, 1, tzinfo=UTC)).dumps()
+    result = tick(instance, str(tmp_path), fresh_database, cursor=future)
+    assert [summary(r) for r in result.run_requests] == [("raw/errors", "2025-03-01", "2025-03-01")]
+    assert WatchCursor.loads(result.cursor).high_water <= datetime.now(UTC)
 
 
 def test_a_cursor_from_something_else_is_refused_with_what_to_do():
@@ -202,8 +255,7 @@ def test_days_outside_the_partitions_are_reported_and_the_next_days_held_until_t
     for day in ("2024-12-31", "2025-03-10", "2025-03-11", "2025-06-01"):
         landing.write_bytes(f"errors/dt={day}/a.csv", ERRORS_CSV)
     plan = lambda cursor, last: plan_loads(  # noqa: E731
-        landing, cursor, lookback=timedelta(hours=1), loaded_versions=lambda uris: {},
-        days=(date(2025, 1, 1), last))
+        landing, cursor, ledger=lambda prefix: {}, days=(date(2025, 1, 1), last))
 
     today = plan(WatchCursor(), date(2025, 3, 10))
     tomorrow = plan(today.cursor, date(2025, 3, 11))
@@ -212,9 +264,11 @@ def test_days_outside_the_partitions_are_reported_and_the_next_days_held_until_t
         ("errors/dt=2024-12-31/a.csv", "dt=2024-12-31 is before the first daily partition "
          "(2025-01-01): set SPARECAST_PARTITIONS_START earlier, then backfill that range"),
         ("errors/dt=2025-06-01/a.csv", "dt=2025-06-01 is in the future (the last daily partition "
-         "is 2025-03-10, UTC): fix the key, or re-upload the file on or after that day"),
+         "is 2025-03-10, UTC): fix the key; it loads by itself once its day is at most two "
+         "days ahead"),
     ]
     assert [(p.first_day, p.last_day) for p in today.loads] == [(date(2025, 3, 10),) * 2]
+    assert today.held == 1
     # 03-11 was held, not skipped, and is planned once its day is a partition; nothing is
     # reported twice.
     assert [(p.first_day, p.last_day) for p in tomorrow.loads] == [

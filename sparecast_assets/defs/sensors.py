@@ -2,8 +2,6 @@
 
 Settings, read when the code location loads:
 - ``SPARECAST_SENSOR_INTERVAL_SECONDS`` (default 60): time between ticks.
-- ``SPARECAST_SENSOR_LOOKBACK_MINUTES`` (default 60): how far before its high-water mark a tick
-  looks again for objects that became visible late (longer than your slowest upload).
 - ``SPARECAST_SENSOR_MAX_GAP_DAYS`` (default 31): new files of one source become one run over
   their days, split where days are further apart than this.
 - ``SPARECAST_RETRAIN_CRON`` (default ``0 4 * * 1``, Mondays 04:00 UTC): when the model
@@ -11,19 +9,34 @@ Settings, read when the code location loads:
 """
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
 from sparecast_assets.defs.resources import LandingZone, PostgresResource
 from sparecast_assets.ingest.load import loaded_versions
+from sparecast_assets.landing.storage import LocalLanding
 from sparecast_assets.landing.watch import PlannedLoad, WatchCursor, plan_loads
 from sparecast_assets.partitions import daily_partitions
 
+
+
+def _setting(name: str, default: int, minimum: int) -> int:
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValueError(f"{name}={text!r}: expected a whole number >= {minimum} "
+                         f"(default {default})")
+    return value
+
+
 SENSOR_NAME = "landing_sensor"
-INTERVAL_SECONDS = int(os.environ.get("SPARECAST_SENSOR_INTERVAL_SECONDS", "60"))
-LOOKBACK = timedelta(minutes=float(os.environ.get("SPARECAST_SENSOR_LOOKBACK_MINUTES", "60")))
-MAX_GAP_DAYS = int(os.environ.get("SPARECAST_SENSOR_MAX_GAP_DAYS", "31"))
+INTERVAL_SECONDS = _setting("SPARECAST_SENSOR_INTERVAL_SECONDS", 60, 1)
+MAX_GAP_DAYS = _setting("SPARECAST_SENSOR_MAX_GAP_DAYS", 31, 0)
 RETRAIN_CRON = os.environ.get("SPARECAST_RETRAIN_CRON", "0 4 * * 1")
 
 SOURCE_TAG = "sparecast/source"
@@ -81,11 +94,14 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone,
                    postgres: PostgresResource) -> dg.SensorResult:
     cursor = WatchCursor.loads(context.cursor)
     zone = landing.open()
+    if isinstance(zone, LocalLanding) and not Path(zone.uri).is_dir():
+        return dg.SensorResult(skip_reason=(
+            f"the landing folder {zone.uri} does not exist (SPARECAST_LANDING): create it, or "
+            "point SPARECAST_LANDING at your landing zone"), cursor=context.cursor)
     partitions = daily_partitions.get_partition_keys()
     with postgres.connect() as conn:
         result = plan_loads(
-            zone, cursor, lookback=LOOKBACK,
-            loaded_versions=lambda uris: loaded_versions(conn, uris),
+            zone, cursor, ledger=lambda prefix: loaded_versions(conn, prefix),
             pending=_pending_check(context.instance), max_gap_days=MAX_GAP_DAYS,
             days=(date.fromisoformat(partitions[0]), date.fromisoformat(partitions[-1])))
 
@@ -94,11 +110,17 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone,
     if len(result.skipped) > SKIPPED_LOGGED:
         context.log.warning(f"skipped {len(result.skipped) - SKIPPED_LOGGED} more keys outside "
                             "the landing contract (docs/landing-contract.md)")
+    if result.gone:
+        context.log.warning(
+            f"{len(result.gone):,} loaded file(s) are no longer in the landing zone, e.g. "
+            f"{result.gone[0]}; their rows stay in raw until their day is loaded again "
+            "(a backfill of that day)")
     context.log.info(
-        f"{zone.uri}: {result.listed:,} objects listed, {result.considered:,} contract files "
-        f"since {cursor.high_water.isoformat() if cursor.high_water else 'the beginning'} minus "
-        f"the lookback, {result.already_loaded:,} already loaded, {result.left_to_pending:,} "
-        f"left to queued or running loads, {sum(result.counts.values()):,} new or changed")
+        f"{zone.uri}: {result.listed:,} objects listed, {result.files:,} contract files, "
+        f"{result.already_loaded:,} already loaded, {result.left_to_pending:,} left to queued "
+        f"or running loads, {result.held:,} waiting for their day, "
+        f"{sum(result.counts.values()):,} new or changed, {len(result.skipped):,} newly "
+        "skipped")
     for load in result.loads:
         context.log.info(f"requesting raw.{load.source} for {load.first_day}..{load.last_day} "
                          f"({len(load.files)} file(s))")
@@ -106,7 +128,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone,
     return dg.SensorResult(
         run_requests=requests, cursor=result.cursor.dumps(),
         skip_reason=None if requests else
-        f"no new or changed files among {result.listed:,} objects")
+        f"no new or changed files among {result.listed:,} objects"
+        + (f" ({len(result.skipped):,} keys outside the landing contract skipped: see the "
+           "tick's log)" if result.skipped else ""))
 
 
 retrain_schedule = dg.ScheduleDefinition(

@@ -84,11 +84,11 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         cur.execute(LEDGER_DDL)
 
 
-def loaded_versions(conn: psycopg.Connection, uris: list[str]) -> dict[str, str]:
-    """uri -> ETag of the version whose rows are in the raw tables, for those of ``uris``
-    that have been loaded."""
+def loaded_versions(conn: psycopg.Connection, prefix: str) -> dict[str, str]:
+    """uri -> ETag of every loaded file whose URI starts with ``prefix`` (a landing zone)."""
     ensure_ledger(conn)
-    rows = conn.execute("select uri, etag from raw.landed_files where uri = any(%s)", (uris,))
+    rows = conn.execute("select uri, etag from raw.landed_files where starts_with(uri, %s)",
+                        (prefix,))
     return dict(rows.fetchall())
 
 

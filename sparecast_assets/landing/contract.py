@@ -161,7 +161,7 @@ SOURCES: dict[str, Source] = {
 KEY_PATTERN = re.compile(
     r"^(?P<source>[a-z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<name>[^/.][^/]*?)\.(?P<fmt>"
     + "|".join(re.escape(f) for f in FORMATS)
-    + r")$"
+    + r")\Z"  # \Z, not $: a name ending in a newline is not a contract key
 )
 
 

@@ -119,7 +119,10 @@ class LocalLanding:
         if not base.exists():
             return
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # renamed or removed since the folder was read (a writer's temp file)
             # size and mtime stand in for an ETag: a rewritten file changes at least one.
             yield ListedObject(path.relative_to(self.root).as_posix(), stat.st_size,
                                f"{stat.st_size}-{stat.st_mtime_ns}",
