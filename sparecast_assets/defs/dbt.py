@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from sparecast_assets import db
 from sparecast_assets.db import dbt_environment
 from sparecast_assets.defs.automation import refresh_after_loads
 from sparecast_assets.defs.resources import DBT_PROJECT_DIR, PostgresResource
@@ -57,6 +58,29 @@ def sparecast_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     os.environ.update(dbt_environment(postgres.url()))
     os.environ.setdefault("DBT_USE_COLORS", "false")  # plain text in logs and terminals
     window = context.partition_time_window
-    dbt_vars = {"start_date": window.start.date().isoformat(),
-                "end_date": window.end.date().isoformat()}
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    dbt_vars = json.dumps({"start_date": window.start.date().isoformat(),
+                           "end_date": window.end.date().isoformat()})
+    # Automation can start runs over different days of these models at once; dbt replaces
+    # views and tables by name, so two builds at a time collide. One build at a time: the
+    # lock is the Postgres session's, released when the run ends however it ends.
+    with db.connect(postgres.url(), autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(%s)", (DBT_LOCK,))
+        # A run over some models can read a view another run has not created yet (on a new
+        # database). Views hold no data: create them all first when any is missing.
+        if _missing_views(lock):
+            context.log.info("creating dbt's views first (a new database)")
+            dbt.cli(["run", "--select", "config.materialized:view", "--vars", dbt_vars],
+                    manifest=dbt_project.manifest_path).wait()
+        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+
+
+DBT_LOCK = 0x73706174  # "spat": one dbt build at a time per database
+
+
+def _missing_views(conn) -> bool:
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    views = {n["name"] for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["config"].get("materialized") == "view"}
+    present = {name for (name,) in conn.execute(
+        "select table_name from information_schema.views where table_schema = 'dbt'")}
+    return bool(views - present)
