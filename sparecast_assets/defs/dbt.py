@@ -65,11 +65,13 @@ def sparecast_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # lock is the Postgres session's, released when the run ends however it ends.
     with db.connect(postgres.url(), autocommit=True) as lock:
         lock.execute("select pg_advisory_lock(%s)", (DBT_LOCK,))
-        # A run over some models can read a view another run has not created yet (on a new
-        # database). Views hold no data: create them all first when any is missing.
-        if _missing_views(lock):
-            context.log.info("creating dbt's views first (a new database)")
-            dbt.cli(["run", "--select", "config.materialized:view", "--vars", dbt_vars],
+        # A run over some models can read a view or table another run has not created yet (on
+        # a new database). Views and tables are not windowed (only incremental models are):
+        # build them all first when any is missing.
+        if _missing_relations(lock):
+            context.log.info("creating dbt's views and tables first (a new database)")
+            dbt.cli(["run", "--vars", dbt_vars, "--select",
+                     "config.materialized:view config.materialized:table"],
                     manifest=dbt_project.manifest_path).wait()
         yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
 
@@ -77,10 +79,11 @@ def sparecast_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 DBT_LOCK = 0x73706174  # "spat": one dbt build at a time per database
 
 
-def _missing_views(conn) -> bool:
+def _missing_relations(conn) -> bool:
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    views = {n["name"] for n in manifest["nodes"].values()
-             if n["resource_type"] == "model" and n["config"].get("materialized") == "view"}
+    wanted = {n["name"] for n in manifest["nodes"].values()
+              if n["resource_type"] == "model"
+              and n["config"].get("materialized") in ("view", "table")}
     present = {name for (name,) in conn.execute(
-        "select table_name from information_schema.views where table_schema = 'dbt'")}
-    return bool(views - present)
+        "select table_name from information_schema.tables where table_schema = 'dbt'")}
+    return bool(wanted - present)
