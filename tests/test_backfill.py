@@ -70,5 +70,6 @@ def test_a_year_backfills_as_one_run_and_a_second_backfill_changes_no_row_count(
     assert {t: n for t, n in counts[0].items() if t.startswith("dbt.")} == {
         "dbt.dim_machines": 100, "dbt.dim_parts": 4, "dbt.fct_machine_daily": 100 * 365,
         "dbt.fct_machine_sensor_daily": 7_280, "dbt.fct_part_demand_daily": 4 * 365,
-        "dbt.fct_part_fleet_daily": 4 * 365, "dbt.int_machine_part_daily": 100 * 4 * 365,
+        "dbt.fct_part_fleet_daily": 4 * 365, "dbt.int_data_calendar": 365,
+        "dbt.int_machine_part_daily": 100 * 4 * 365, "dbt.int_machine_parts": 100 * 4,
     }
