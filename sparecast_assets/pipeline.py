@@ -25,6 +25,9 @@ class RunSummary:
     seconds: float = 0.0
     rows_per_source: dict[str, int] = field(default_factory=dict)
     files_per_source: dict[str, int] = field(default_factory=dict)
+    rejected_per_source: dict[str, int] = field(default_factory=dict)
+    # "asset check: why" of every blocking check that failed
+    failed_checks: list[str] = field(default_factory=list)
     backtest: dict[str, dict[str, float]] = field(default_factory=dict)
     model_version: str = ""
     forecast_rows: int = 0
@@ -129,6 +132,11 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
         )
         summary.run_id = result.run_id
         _collect(result, summary)
+        for source, rejected in sorted(summary.rejected_per_source.items()):
+            if rejected:
+                echo(f"rejected  {source}: {_plural(rejected, 'row')} broke the contract; see "
+                     f"`sparecast query \"select * from raw.rejected_rows where source = "
+                     f"'{source}'\"`")
     if result.success and summary.as_of_date:
         with db.connect(url) as conn:
             summary.forecast_preview = conn.execute(
@@ -140,8 +148,9 @@ def run_pipeline(landing_uri: str, start: date | None = None, end: date | None =
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         detail = "\n".join(f"  {e.step_key}: {_root_cause(e.step_failure_data.error)}"
                            for e in failures)
+        checks = "".join(f"\n  {c}" for c in summary.failed_checks)
         raise PipelineError(f"run {result.run_id} failed; steps downstream of a failed step "
-                            f"were skipped:\n{detail}")
+                            f"or a failed blocking check were skipped:\n{detail}{checks}")
     return summary
 
 
@@ -186,6 +195,13 @@ def _progress_logger(echo, started: float):
 
 def _collect(result, summary: RunSummary) -> None:
     for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            check = event.event_specific_data
+            if not check.passed and check.blocking:
+                summary.failed_checks.append(
+                    f"{check.asset_key.to_user_string()} check {check.check_name} failed"
+                    + (f": {check.description}" if check.description else ""))
+            continue
         if event.event_type_value != "ASSET_MATERIALIZATION":
             continue
         materialization = event.event_specific_data.materialization
@@ -194,6 +210,7 @@ def _collect(result, summary: RunSummary) -> None:
         if key[0] == "raw":
             summary.rows_per_source[key[1]] = int(meta.get("dagster/row_count", 0))
             summary.files_per_source[key[1]] = int(meta.get("files_loaded", 0))
+            summary.rejected_per_source[key[1]] = int(meta.get("rows_rejected", 0))
         elif key == ["part_demand_model"]:
             summary.model_version = str(meta.get("model_version", ""))
             summary.backtest = {method: errors for method, errors in meta.get("backtest", {}).items()
@@ -218,7 +235,9 @@ def format_summary(summary: RunSummary) -> str:
     ]
     for source, rows in sorted(summary.rows_per_source.items()):
         files = _plural(summary.files_per_source.get(source, 0), "file")
-        lines.append(f"    {source:<12}{rows:>12,}  ({files})")
+        rejected = summary.rejected_per_source.get(source, 0)
+        lines.append(f"    {source:<12}{rows:>12,}  ({files}"
+                     + (f", {rejected:,} rejected rows)" if rejected else ")"))
     if summary.backtest:
         lines.append("  backtest, daily demand per part in units, rolling origins:")
         lines.append(f"    {'method':<20}{'MAE':>10}{'RMSE':>10}{'bias':>10}{'horizon-total MAE':>20}")

@@ -87,12 +87,13 @@ def test_uploaded_files_flow_through_sensor_loads_and_automation_to_the_forecast
         assert launched[1] == {"part_demand_features": (), "part_demand_model": (),
                                "part_demand_forecast": ()}
 
-        # The same usage file sent twice under another name: the load's blocking
-        # no_duplicate_keys check fails, and automation refreshes nothing downstream of it.
+        # A file of nothing but bad rows lands for a loaded day: its rows go to quarantine,
+        # the load's blocking rejected_share check fails, and automation refreshes nothing
+        # downstream of it.
         key = next(k["Key"] for k in client.list_objects_v2(
             Bucket="landing", Prefix="plant/part_usage/")["Contents"])
-        body = client.get_object(Bucket="landing", Key=key)["Body"].read()
-        client.put_object(Bucket="landing", Key=key.replace(".csv", "-resent.csv"), Body=body)
+        client.put_object(Bucket="landing", Key=key.replace(".csv", "-garbled.csv"),
+                          Body=b"part_id,quantity,used_at\nP-1001,lots,2025-01-02\n")
         resent = tick(instance, LANDING, fresh_database, cursor=ticked.cursor)
         assert len(resent.run_requests) == 1
         load = launch(code, instance, resent.run_requests[0], raise_on_error=False)

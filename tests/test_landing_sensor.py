@@ -121,10 +121,10 @@ def test_keys_outside_the_contract_are_reported_and_skipped_and_the_rest_still_l
 
     assert plan.skipped == [
         ("errors/dt=2025-03-01/a.xlsx", "'errors/dt=2025-03-01/a.xlsx' does not match "
-         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl>"),
+         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl.gz|jsonl>"),
         ("errors/dt=2025-13-01/a.csv", "'errors/dt=2025-13-01/a.csv': dt=2025-13-01 is not a date"),
         ("errors/readme.txt", "'errors/readme.txt' does not match "
-         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl>"),
+         "<source>/dt=YYYY-MM-DD/<name>.<csv.gz|csv|parquet|jsonl.gz|jsonl>"),
         ("spares/dt=2025-03-01/a.csv", "'spares/dt=2025-03-01/a.csv': unknown source 'spares' "
          "(known: errors, failures, inventory, machines, part_usage, parts, telemetry)"),
     ]

@@ -101,8 +101,8 @@ def test_the_demo_runs_on_the_embedded_postgres_and_forecasts_every_part(
     assert forecast == {p: 28 for p in parts}
 
 
-def test_a_bad_file_fails_the_run_with_the_file_row_and_reason(fresh_database, monkeypatch,
-                                                              tmp_path, capsys):
+def test_a_half_bad_file_loads_its_good_rows_and_stops_the_run(fresh_database, monkeypatch,
+                                                               tmp_path, capsys):
     landing = open_landing(str(tmp_path / "landing"))
     landing.write_bytes("errors/dt=2025-01-01/ok.csv",
                         b"machine_id,error_at,error_code\nm1,2025-01-01 10:00:00,E1\n")
@@ -113,12 +113,17 @@ def test_a_bad_file_fails_the_run_with_the_file_row_and_reason(fresh_database, m
 
     assert cli.main(["run", "--landing", str(tmp_path / "landing")]) == 1
 
-    err = capsys.readouterr().err
-    assert "raw__part_usage: " in err
-    assert ("part_usage/dt=2025-01-01/erp.csv: data row 2, column quantity: value '-3' is out of "
-            "range (allowed: > 0)") in err
+    captured = capsys.readouterr()
+    assert ("raw/part_usage check rejected_share failed: "
+            f"{tmp_path / 'landing'}/part_usage/dt=2025-01-01/erp.csv: 1 of 2 rows rejected "
+            "(50%, allowed 5%); reasons in raw.rejected_rows (source = 'part_usage')"
+            ) in captured.err
+    assert "rejected  part_usage: 1 row broke the contract" in captured.out
     with psycopg.connect(fresh_database) as conn:
-        # Nothing of the refused source was written (its table exists, empty: tables are
-        # created before the load's transaction); the good source loaded.
-        assert conn.execute("select count(*) from raw.part_usage").fetchone()[0] == 0
-        assert conn.execute("select count(*) from raw.errors").fetchone()[0] == 1
+        # The good row loaded, the bad one waits in quarantine with its reason, and nothing
+        # downstream ran on the half-good day.
+        assert conn.execute("select part_id, quantity from raw.part_usage").fetchall() == [
+            ("P1", 1.0)]
+        assert conn.execute("select line_number, reason from raw.rejected_rows").fetchall() == [
+            (3, "quantity: '-3' is out of range (allowed: > 0 and <= 1,000,000)")]
+        assert conn.execute("select to_regclass('dbt.stg_part_usage')").fetchone()[0] is None

@@ -1,29 +1,36 @@
 """Load a window of landed days into ``raw.<source>``, replacing what the window held before.
 
-A load is one transaction: delete the window's rows, then COPY every file of every day in it,
-and record each file (key, ETag, rows) in the ledger ``raw.landed_files``. A file that fails to
-parse or breaks the contract rolls the whole window back, so a partition is always either its
-old content or its complete new content, and the ledger always names exactly the file versions
-whose rows are in the raw tables. The landing sensor reads the ledger to tell new or changed
-files from ones already loaded.
+A load is one transaction: delete the window's rows and rejected rows, stream every file of
+every day in it through the contract into one COPY, keep the rows that break the contract in
+``raw.rejected_rows`` with their reason, and record each file (key, ETag, rows) in the ledger
+``raw.landed_files``. A file that cannot be read at all rolls the whole window back, and so
+does a dropped connection, so a partition is always either its old content or its complete new
+content, and the ledger always names exactly the file versions whose rows are in the raw
+tables. The landing sensor reads the ledger to tell new or changed files from loaded ones.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
-import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from psycopg import sql
 
 from sparecast_assets.db import lock_ddl
 from sparecast_assets.landing.contract import COLUMN_TYPES, SOURCES, Source
-from sparecast_assets.landing.formats import (
-    FILE, ROW, check_required_columns, conform, read_frame)
+from sparecast_assets.landing.formats import LandedFileError, Rejected, read_batches
+from sparecast_assets.landing.options import SourceOptions, load_source_options
 from sparecast_assets.landing.storage import Landing, files_for_window
+from sparecast_assets.landing.validate import conform
+
+FILE = "_source_file"
+ROW = "_row_number"
 
 # Lineage columns on every raw row: which file and partition it came from.
 LINEAGE_COLUMNS = (
@@ -33,9 +40,23 @@ LINEAGE_COLUMNS = (
     ("_loaded_at", "timestamptz not null default now()"),
 )
 
-# Small files are validated and copied together: per-file overhead dominates a day's file of
-# a few dozen rows. Rows are held in memory up to this many before they are sent.
-BATCH_ROWS = 200_000
+REJECTED_DDL = """
+create table if not exists raw.rejected_rows (
+    source text not null,
+    uri text not null,
+    partition_date date not null,
+    row_number bigint,
+    line_number bigint,
+    column_name text,
+    reason text not null,
+    raw_line text not null,
+    rejected_at timestamptz not null default now()
+);
+create index if not exists rejected_rows_source_day_idx
+    on raw.rejected_rows (source, partition_date);
+"""
+REJECTED_COLUMNS = ("source", "uri", "partition_date", "row_number", "line_number",
+                    "column_name", "reason", "raw_line")
 
 
 def raw_columns(source: Source) -> list[tuple[str, str]]:
@@ -74,6 +95,7 @@ create table if not exists raw.landed_files (
     loaded_at timestamptz not null default now()
 );
 create index if not exists landed_files_source_day_idx on raw.landed_files (source, partition_date);
+alter table raw.landed_files add column if not exists rejected_rows bigint not null default 0;
 """
 
 
@@ -82,6 +104,7 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         lock_ddl(conn)
         cur.execute("create schema if not exists raw")
         cur.execute(LEDGER_DDL)
+        cur.execute(REJECTED_DDL)
 
 
 def loaded_versions(conn: psycopg.Connection, prefix: str) -> dict[str, str]:
@@ -96,87 +119,126 @@ def loaded_versions(conn: psycopg.Connection, prefix: str) -> dict[str, str]:
 class FileLoad:
     uri: str
     partition_date: date
-    rows: int
+    rows: int  # loaded into raw.<source>
+    rejected: int  # kept in raw.rejected_rows
     ignored_columns: tuple[str, ...]
 
+    @property
+    def rejected_share(self) -> float:
+        read = self.rows + self.rejected
+        return self.rejected / read if read else 0.0
 
-class _CopyBatch:
-    """Rows of several files, validated together and sent with one COPY."""
 
-    def __init__(self, cur: psycopg.Cursor, source: Source):
-        self.cur, self.source = cur, source
-        self.frames: list[pd.DataFrame] = []
-        self.rows = 0
-        self.columns = [name for name, _ in raw_columns(source)] + ["_partition_date", FILE, ROW]
-        self.copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-            sql.Identifier("raw", source.name),
-            sql.SQL(", ").join(sql.Identifier(c) for c in self.columns))
+class _RejectedSpool:
+    """Rejected rows on their way to raw.rejected_rows, spilled to disk past 32 MB so a file
+    of millions of bad rows still loads in bounded memory."""
 
-    def add(self, frame: pd.DataFrame) -> None:
-        self.frames.append(frame)
-        self.rows += len(frame)
-        if self.rows >= BATCH_ROWS:
-            self.flush()
+    def __init__(self, source: str):
+        self.source = source
+        self.file = tempfile.SpooledTemporaryFile(max_size=32 << 20, mode="w+", newline="")
+        self.writer = csv.writer(self.file, lineterminator="\r\n")
 
-    def flush(self) -> None:
-        if not self.rows:
-            self.frames = []
-            return
-        frame = pd.concat(self.frames, ignore_index=True)
-        typed, _ = conform(frame.drop(columns="_partition_date"), self.source)
-        typed["_partition_date"] = frame["_partition_date"]
-        buffer = io.StringIO()
-        # CRLF line ends make the csv writer quote any field holding a lone CR or LF.
-        typed[self.columns].to_csv(buffer, header=False, index=False, lineterminator="\r\n",
-                                   quoting=csv.QUOTE_MINIMAL)
-        with self.cur.copy(self.copy_sql) as copy:
-            copy.write(buffer.getvalue())
-        self.frames, self.rows = [], 0
+    def add(self, uri: str, day: date, rows: list[Rejected]) -> None:
+        for r in rows:
+            # Postgres text cannot hold NUL; show it as the symbol for NUL.
+            self.writer.writerow([self.source, uri, day.isoformat(),
+                                  "" if r.row_number is None else r.row_number,
+                                  "" if r.line_number is None else r.line_number,
+                                  r.column or "", r.reason.replace("\x00", "\u2400"),
+                                  r.raw_line.replace("\x00", "\u2400")])
+
+    def copy_to(self, cur: psycopg.Cursor) -> None:
+        self.file.seek(0)
+        statement = sql.SQL("copy raw.rejected_rows ({}) from stdin with (format csv)").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in REJECTED_COLUMNS))
+        with cur.copy(statement) as copy:
+            while chunk := self.file.read(1 << 20):
+                copy.write(chunk)
+        self.file.close()
+
+
+def _required_header(source: Source, options: SourceOptions, columns: list[str], uri: str
+                     ) -> None:
+    """A file with rows must have every required column (a header-only file may have none)."""
+    present = {options.aliases.get(c, c) for c in columns}
+    missing = [c for c in source.required_columns if c not in present]
+    if missing:
+        raise LandedFileError(f"{uri}: missing required column(s) {', '.join(missing)}; "
+                              f"found {', '.join(columns) or 'no columns'}")
+
+
+def _copy_file(copy, landing: Landing, landed, source: Source, options: SourceOptions,
+               columns: list[str], spool: _RejectedSpool, now: datetime) -> FileLoad:
+    loaded = rejected = 0
+    ignored: set[str] = set()
+    day = landed.key.partition_date
+    header_checked = landed.key.format.startswith("jsonl")  # JSON lines: checked per row
+    with landing.local_path(landed.key.relative_key, landed.etag) as path:
+        for batch in read_batches(path, landed.key.format, options, landed.uri):
+            if not header_checked and len(batch.row_number):
+                _required_header(source, options, batch.table.column_names, landed.uri)
+                header_checked = True
+            conformed = conform(batch, source, options, now)
+            spool.add(landed.uri, day, conformed.rejected)
+            rejected += len(conformed.rejected)
+            ignored.update(conformed.ignored_columns)
+            rows = conformed.table.num_rows
+            if not rows:
+                continue
+            table = conformed.table.select([c for c in columns if c in
+                                            conformed.table.column_names])
+            table = (table
+                     .append_column("_partition_date", pa.array([day] * rows, pa.date32()))
+                     .append_column(FILE, pa.array([landed.uri] * rows, pa.string()))
+                     .append_column(ROW, pa.array(conformed.row_number, pa.int64())))
+            buffer = io.BytesIO()
+            pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False,
+                                                              quoting_style="needed"))
+            copy.write(buffer.getbuffer())
+            loaded += rows
+    return FileLoad(landed.uri, day, loaded, rejected, tuple(sorted(ignored)))
 
 
 def load_window(
-    conn: psycopg.Connection, landing: Landing, source_name: str, start: date, end: date
+    conn: psycopg.Connection, landing: Landing, source_name: str, start: date, end: date,
+    options: SourceOptions | None = None, now: datetime | None = None,
 ) -> list[FileLoad]:
     """Replace the rows of days [start, end) in raw.<source> with the landed files' rows."""
     source = SOURCES[source_name]
+    options = options or load_source_options()[source_name]
+    now = now or datetime.now(timezone.utc)
     files = files_for_window(landing, source_name, start, end)
-    declared = {c.name for c in source.columns}
-    loads, ledger = [], []
+    columns = [name for name, _ in raw_columns(source)]
+    copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+        sql.Identifier("raw", source.name),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns + ["_partition_date", FILE, ROW]))
     # Tables first, in a transaction of their own: the DDL lock is held only for that.
     with conn.transaction():
         ensure_raw_table(conn, source)
         ensure_ledger(conn)
-    with conn.transaction():
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("delete from {} where _partition_date >= %s and _partition_date < %s")
-                .format(sql.Identifier("raw", source.name)),
-                (start, end),
-            )
-            batch = _CopyBatch(cur, source)
+    loads = []
+    spool = _RejectedSpool(source_name)
+    with conn.transaction(), conn.cursor() as cur:
+        window = {"source": source_name, "start": start, "end": end}
+        cur.execute(sql.SQL("delete from {} where _partition_date >= %(start)s and "
+                            "_partition_date < %(end)s").format(
+                                sql.Identifier("raw", source.name)), window)
+        cur.execute("delete from raw.rejected_rows where source = %(source)s and "
+                    "partition_date >= %(start)s and partition_date < %(end)s", window)
+        with cur.copy(copy_sql) as copy:
             for landed in files:
-                frame = read_frame(landing.read_bytes(landed.key.relative_key), landed.key.format,
-                                   landed.uri)
-                ignored = () if source.channel_columns else tuple(
-                    c for c in frame.columns if c not in declared)
-                # Checked per file, so the error names the file that lacks the column.
-                check_required_columns(frame, source, landed.uri)
-                batch.add(frame.drop(columns=list(ignored)).assign(**{
-                    "_partition_date": landed.key.partition_date.isoformat(),
-                    FILE: landed.uri,
-                    ROW: range(1, len(frame) + 1),
-                }))
-                loads.append(FileLoad(landed.uri, landed.key.partition_date, len(frame), ignored))
-                ledger.append((landed.uri, source_name, landed.key.relative_key, landed.etag,
-                               landed.size, landed.last_modified, landed.key.partition_date,
-                               len(frame)))
-            batch.flush()
-            cur.execute("delete from raw.landed_files where source = %s and partition_date >= %s"
-                        " and partition_date < %s", (source_name, start, end))
-            cur.executemany(
-                "insert into raw.landed_files (uri, source, relative_key, etag, size_bytes,"
-                " last_modified, partition_date, rows) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-                ledger)
+                loads.append(_copy_file(copy, landing, landed, source, options, columns,
+                                        spool, now))
+        spool.copy_to(cur)
+        cur.execute("delete from raw.landed_files where source = %(source)s and "
+                    "partition_date >= %(start)s and partition_date < %(end)s", window)
+        cur.executemany(
+            "insert into raw.landed_files (uri, source, relative_key, etag, size_bytes,"
+            " last_modified, partition_date, rows, rejected_rows)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(f.uri, source_name, f.key.relative_key, f.etag, f.size, f.last_modified,
+              f.key.partition_date, load.rows, load.rejected)
+             for f, load in zip(files, loads)])
     return loads
 
 
@@ -207,3 +269,18 @@ def duplicate_keys(conn: psycopg.Connection, source_name: str, start: date, end:
     samples = [{**{n: (None if v is None else str(v)) for n, v in zip(names, r[:-1])},
                 "rows": r[-1]} for r in rows[:sample]]
     return sum(r[-1] - 1 for r in rows), samples
+
+
+def unknown_parts(conn: psycopg.Connection, source_name: str, start: date, end: date,
+                  sample: int = 20) -> list[str]:
+    """Part ids of days [start, end) of raw.<source> that no parts snapshot names; empty while
+    no parts file has been loaded (then nothing is known to be unknown)."""
+    exists = conn.execute("select to_regclass('raw.parts') is not null").fetchone()[0]
+    if not exists or conn.execute("select not exists (select from raw.parts)").fetchone()[0]:
+        return []
+    query = sql.SQL(
+        "select distinct u.part_id from {} as u where u._partition_date >= %s and "
+        "u._partition_date < %s and u.part_id is not null and not exists "
+        "(select from raw.parts as p where p.part_id = u.part_id) order by 1 limit %s"
+    ).format(sql.Identifier("raw", source_name))
+    return [r[0] for r in conn.execute(query, (start, end, sample))]

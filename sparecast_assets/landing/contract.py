@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-FORMATS = ("csv.gz", "csv", "parquet", "jsonl")
+FORMATS = ("csv.gz", "csv", "parquet", "jsonl.gz", "jsonl")
 
 # kind -> Postgres type of the raw column
 COLUMN_TYPES = {
@@ -33,12 +33,23 @@ class Column:
     # Smallest allowed value of a number; ``strict`` excludes the bound itself.
     minimum: float | None = None
     strict: bool = False
+    # Largest plausible value: a bigger one is a unit or export error, not a fact.
+    maximum: float | None = None
+    # For text: the only values allowed (compared in lower case).
+    values: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> str:
-        if self.minimum is None:
-            return "any" if self.kind != "timestamp" else "1970-01-01 .. now + 1 day"
-        return f"{'>' if self.strict else '>='} {self.minimum:g}"
+        if self.values:
+            return ", ".join(self.values)
+        if self.kind == "timestamp":
+            return "1970-01-01 .. now + 1 day"
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.strict else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:,.0f}")
+        return " and ".join(bounds) or "any"
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,8 @@ SOURCES: dict[str, Source] = {
             (
                 Column("machine_id", "text", True, "Machine identifier."),
                 Column("model", "text", False, "Machine model or type."),
-                Column("age_years", "number", False, "Age of the machine.", "years", minimum=0),
+                Column("age_years", "number", False, "Age of the machine.", "years", minimum=0,
+                       maximum=200),
                 Column("location_id", "text", False, "Site or warehouse serving the machine."),
             ),
             master_data=True,
@@ -85,14 +97,15 @@ SOURCES: dict[str, Source] = {
                 Column("part_id", "text", True, "Part number."),
                 Column("description", "text", False, "Human-readable part name."),
                 Column("unit_cost", "number", False, "Cost of one unit.", "currency units",
-                       minimum=0),
+                       minimum=0, maximum=1e9),
                 Column("lead_time_days", "number", False, "Replenishment lead time.", "days",
-                       minimum=0),
+                       minimum=0, maximum=3650),
                 Column("min_order_qty", "number", False, "Minimum order quantity.", "units",
-                       minimum=0),
+                       minimum=0, maximum=1e6),
                 Column("pack_size", "number", False, "Units per pack; orders are multiples.",
-                       "units", minimum=0, strict=True),
-                Column("criticality", "text", False, "high, medium or low."),
+                       "units", minimum=0, strict=True, maximum=1e6),
+                Column("criticality", "text", False, "How badly a missing part stops work.",
+                       values=("high", "medium", "low")),
             ),
             master_data=True,
             key=("part_id",),
@@ -134,7 +147,7 @@ SOURCES: dict[str, Source] = {
             (
                 Column("part_id", "text", True, "Part number."),
                 Column("quantity", "number", True, "Units consumed.", "units", minimum=0,
-                       strict=True),
+                       strict=True, maximum=1e6),
                 Column("used_at", "timestamp", True, "Time the part was used.", "UTC"),
                 Column("machine_id", "text", False, "Machine the part went into."),
                 Column("reason", "text", False, "failure, preventive, or another reason."),
@@ -149,9 +162,10 @@ SOURCES: dict[str, Source] = {
                 Column("part_id", "text", True, "Part number."),
                 Column("location_id", "text", True, "Warehouse or stores location."),
                 Column("snapshot_at", "timestamp", True, "Time the stock was counted.", "UTC"),
-                Column("on_hand", "number", True, "Units in stock.", "units", minimum=0),
+                Column("on_hand", "number", True, "Units in stock.", "units", minimum=0,
+                       maximum=1e9),
                 Column("on_order", "number", False, "Units ordered, not yet received.", "units",
-                       minimum=0),
+                       minimum=0, maximum=1e9),
             ),
             key=("part_id", "location_id", "snapshot_at"),
         ),

@@ -1,199 +1,405 @@
-"""Read landed files into DataFrames, and hold them to their source's contract.
+"""Read landed files as a stream of batches of text cells, whatever their format.
 
-Errors name the file, the data row (1-based, counting neither the header nor blank lines, so it
-means the same for CSV, JSON lines and Parquet), the column and the value: a person must be able
-to find and fix it.
+Every reader yields ``RawBatch``es of at most a few hundred thousand rows, so a file of any
+size loads in constant memory. Cells stay text (``None`` for an empty cell) until
+``validate.conform`` types them against the contract, so a bad value becomes a rejected row
+with a reason instead of a crash in a parser. Rows the reader itself cannot make sense of (a
+CSV row with the wrong number of fields, a JSON line that is not an object) come out as
+``Rejected`` records with the exact text and line. A file that cannot be read at all
+(truncated gzip, not text in its encoding, not Parquet) raises ``LandedFileError`` naming the
+file and the problem.
+
+Numbering: ``row_number`` counts the file's data records from 1 (header and blank lines not
+counted, malformed records counted), the same numbering as ``raw.<source>._row_number``;
+``line_number`` is the line of the file where the record starts (the header is line 1).
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from sparecast_assets.landing.contract import Column, Source
+from sparecast_assets.landing.options import SourceOptions
 
-# Lineage columns that travel with the rows from reading to COPY.
-FILE = "_source_file"
-ROW = "_row_number"
-
-EARLIEST_TIMESTAMP = pd.Timestamp("1970-01-01", tz="UTC")
-# Clocks drift and days are cut in UTC: a day of slack before a timestamp counts as future.
-FUTURE_SLACK = timedelta(days=1)
+# Bytes the CSV reader parses at a time; a batch holds one block's rows.
+CSV_BLOCK_BYTES = 16 << 20
+JSON_LINES_PER_BATCH = 50_000
+PARQUET_ROWS_PER_BATCH = 250_000
+DELIMITERS = (",", ";", "\t", "|")
 
 
 class LandedFileError(ValueError):
     """A landed file that cannot be loaded; the message names the file and the problem."""
 
 
-def read_frame(data: bytes, fmt: str, uri: str) -> pd.DataFrame:
-    """Parse the bytes of a landed file. CSV values stay text until ``conform``."""
-    if not data:
+@dataclass
+class Rejected:
+    """One row that breaks the contract, with what a person needs to find and fix it."""
+
+    row_number: int | None
+    line_number: int | None
+    raw_line: str
+    column: str | None
+    reason: str
+
+
+@dataclass
+class RawBatch:
+    """Rows of one file: a text (or null) cell per file column, in file order."""
+
+    table: pa.Table
+    row_number: np.ndarray
+    line_number: np.ndarray | None
+    raw_line: Callable[[int], str]
+    # Per column, the rows whose cell was an object or list (JSON lines, Parquet).
+    nested: dict[str, np.ndarray] = field(default_factory=dict)
+    # Rows the reader could not split into the file's columns.
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _compression(fmt: str) -> str | None:
+    return "gzip" if fmt.endswith(".gz") else None
+
+
+def read_batches(path: Path, fmt: str, options: SourceOptions, uri: str) -> Iterator[RawBatch]:
+    """The file's rows, batch by batch. Raises LandedFileError for an unreadable file."""
+    if path.stat().st_size == 0:
         raise LandedFileError(
             f"{uri}: the file is empty (0 bytes), which is what a failed upload leaves; land "
             "a file with at least a header row to say 'no rows for this day'")
     try:
         if fmt in ("csv", "csv.gz"):
-            frame = pd.read_csv(
-                io.BytesIO(data),
-                compression="gzip" if fmt == "csv.gz" else None,
-                dtype=str,
-                keep_default_na=False,
-                encoding="utf-8-sig",
-            )
+            yield from _CsvReader(path, fmt, options, uri).batches()
+        elif fmt in ("jsonl", "jsonl.gz"):
+            yield from _json_lines(path, fmt, options, uri)
         elif fmt == "parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
-        elif fmt == "jsonl":
-            text = data.decode("utf-8-sig")
-            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False) if text.strip() else pd.DataFrame()
+            yield from _parquet(path, uri)
         else:
             raise LandedFileError(f"{uri}: unsupported format {fmt!r}")
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
     except LandedFileError:
         raise
-    except Exception as exc:  # the reader's own message says what is wrong with the bytes
-        raise LandedFileError(f"{uri}: cannot be read as {fmt}: {exc}") from exc
-    names = [str(c).strip() for c in frame.columns]
+    except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, UnicodeDecodeError,
+            gzip.BadGzipFile, ValueError) as exc:
+        # The reader's own message says what is wrong with the bytes.
+        raise LandedFileError(f"{uri}: cannot be read as {fmt}: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_header(names: list[str], uri: str) -> list[str]:
+    names = [n.strip() for n in names]
     duplicated = sorted({n for n in names if names.count(n) > 1})
-    if fmt in ("csv", "csv.gz"):
-        # pandas renames a repeated header "x" to "x.1"; a repeated column is ambiguous.
-        duplicated += sorted({n.rsplit(".", 1)[0] for n in names
-                              if "." in n and n.rsplit(".", 1)[0] in names})
     if duplicated:
         raise LandedFileError(f"{uri}: column(s) {', '.join(duplicated)} appear more than once "
                               "in the header")
-    frame.columns = names
-    return frame
+    return names
 
 
-def _blank(series: pd.Series) -> pd.Series:
-    return series.isna() | (series.astype("string").str.strip() == "")
+def _first_bad_byte(path: Path, fmt: str, encoding: str) -> tuple[int, int] | None:
+    """(line, byte offset) of the first bytes that are not text in ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, offset = 1, 0
+    with pa.input_stream(str(path), compression=_compression(fmt)) as stream:
+        while chunk := stream.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk.count(b"\n", 0, exc.start), offset + exc.start
+            line += chunk.count(b"\n")
+            offset += len(chunk)
+    return None
 
 
-def _problem(frame: pd.DataFrame, bad: pd.Series, column: str, what: str) -> LandedFileError:
-    position = int(np.flatnonzero(bad.to_numpy())[0])
-    value = frame[column].iloc[position]
-    shown = "an empty value" if _blank(frame[column]).iloc[position] else f"value {value!r}"
+def _encoding_error(path: Path, fmt: str, options: SourceOptions, uri: str) -> LandedFileError:
+    where = _first_bad_byte(path, fmt, options.encoding)
+    at = f" (first at line {where[0]}, byte {where[1]})" if where else ""
     return LandedFileError(
-        f"{frame[FILE].iloc[position]}: data row {frame[ROW].iloc[position]}, column {column}: "
-        f"{shown} {what} ({int(bad.sum())} row(s) like this in the batch)")
+        f"{uri}: is not {options.encoding} text{at}; if the source writes another encoding, "
+        "set 'encoding' for this source in the sources file")
 
 
-def _text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Typed text and the rows that cannot be text (nested objects)."""
-    if pd.api.types.is_float_dtype(series) and np.all(np.isnan(series) | (series % 1 == 0)):
-        series = series.astype("Int64")  # 1004.0 from a float column is the id "1004"
-    nested = series.map(lambda v: isinstance(v, (dict, list, tuple, np.ndarray))).astype(bool)
-    out = series.astype("string").str.strip()
-    return out.mask(out == ""), nested
+class _CsvReader:
+    def __init__(self, path: Path, fmt: str, options: SourceOptions, uri: str):
+        self.path, self.fmt, self.options, self.uri = path, fmt, options, uri
+        self.malformed: list[str] = []
+
+    def _head(self) -> str:
+        with pa.input_stream(str(self.path), compression=_compression(self.fmt)) as stream:
+            head = stream.read(1 << 20)
+        if not head.strip():
+            raise LandedFileError(f"{self.uri}: holds no header row (only whitespace)")
+        try:
+            # A multi-byte character may be cut at the end of the sample.
+            text = codecs.getincrementaldecoder(self.options.encoding)().decode(head)
+        except UnicodeDecodeError:
+            raise _encoding_error(self.path, self.fmt, self.options, self.uri) from None
+        return text.lstrip("\ufeff")
+
+    def _header(self) -> tuple[str, list[str]]:
+        head = self._head()
+        first_line = head.split("\n", 1)[0].rstrip("\r")
+        delimiter = self.options.delimiter
+        if delimiter == "auto":
+            widths = {d: len(next(csv.reader([first_line], delimiter=d))) for d in DELIMITERS}
+            delimiter = max(DELIMITERS, key=lambda d: (widths[d], -DELIMITERS.index(d)))
+        names = next(csv.reader(io.StringIO(head), delimiter=delimiter))
+        names = [n or f"column_{i + 1}" for i, n in enumerate(n.strip() for n in names)]
+        return delimiter, check_header(names, self.uri)
+
+    def _on_invalid(self, row) -> str:
+        self.malformed.append(row.text)
+        return "skip"
+
+    def batches(self) -> Iterator[RawBatch]:
+        delimiter, names = self._header()
+        self.delimiter = delimiter
+        reader = pacsv.open_csv(
+            pa.input_stream(str(self.path), compression=_compression(self.fmt)),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES,
+                encoding=self.options.encoding),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
+                invalid_row_handler=self._on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                quoted_strings_can_be_null=True, null_values=[""]),
+        )
+        locator = _LineLocator(self.path, self.fmt, self.options.encoding)
+        # Where the stream stands: rows the parser returned (blank lines included), newlines
+        # inside their quoted cells, data rows, and malformed records found so far.
+        seen_rows = seen_newlines = data_rows = 0
+        located: list[tuple[int, int, str]] = []  # (line, lines spanned, text)
+        unnumbered: list[int] = []  # indexes into located still waiting for a row number
+        while True:
+            try:
+                record_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+                    raise _encoding_error(self.path, self.fmt, self.options, self.uri) from None
+                raise
+            table = pa.Table.from_batches([record_batch])
+            rows = table.num_rows
+            while len(located) < len(self.malformed):
+                text = self.malformed[len(located)]
+                line = locator.locate(text)
+                located.append((line, text.count("\n") + 1, text))
+                unnumbered.append(len(located) - 1)
+            newlines = np.zeros(rows, dtype=np.int64)
+            blank = np.ones(rows, dtype=bool)
+            for column in table.columns:
+                newlines += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(
+                    zero_copy_only=False)
+                blank &= pc.is_null(column).to_numpy(zero_copy_only=False)
+            base = (2 + seen_rows + np.arange(rows, dtype=np.int64) + seen_newlines
+                    + np.concatenate(([0], np.cumsum(newlines)[:-1])).astype(np.int64))
+            spans = np.array([s for _, s, _ in located], dtype=np.int64)
+            occupied = (np.array([line for line, _, _ in located], dtype=np.int64)
+                        - np.concatenate(([0], np.cumsum(spans)[:-1])).astype(np.int64))
+            before = np.searchsorted(occupied, base, side="right")
+            span_before = np.concatenate(([0], np.cumsum(spans))).astype(np.int64)[before]
+            lines = base + span_before
+
+            keep = ~blank
+            data_base = base[keep]
+            row_numbers = data_rows + np.arange(1, keep.sum() + 1) + before[keep]
+            rejected = []
+            for index in list(unnumbered):
+                line, _, text = located[index]
+                if len(data_base) and occupied[index] > data_base[-1]:
+                    continue  # after this batch's rows: numbered with a later batch
+                rows_before = data_rows + int(np.searchsorted(data_base, occupied[index]))
+                rejected.append(self._malformed(text, line, rows_before + index + 1, len(names)))
+                unnumbered.remove(index)
+
+            seen_rows += rows
+            seen_newlines += int(newlines.sum())
+            data_rows += int(keep.sum())
+            kept = table.filter(pa.array(keep))
+            yield RawBatch(kept, row_numbers, lines[keep], self._raw_line(kept, delimiter),
+                           rejected=rejected)
+        rejected = [self._malformed(located[i][2], located[i][0], data_rows + i + 1, len(names))
+                    for i in unnumbered]
+        if rejected:
+            yield RawBatch(pa.table({n: pa.array([], pa.string()) for n in names}),
+                           np.array([], np.int64), np.array([], np.int64), lambda i: "",
+                           rejected=rejected)
+
+    def _malformed(self, text: str, line: int | None, row: int, width: int) -> Rejected:
+        found = len(next(csv.reader(io.StringIO(text), delimiter=self.delimiter)))
+        return Rejected(row, line, text, None,
+                        f"the row has {found} field(s); the header has {width}")
+
+    @staticmethod
+    def _raw_line(table: pa.Table, delimiter: str) -> Callable[[int], str]:
+        def raw(i: int) -> str:
+            out = io.StringIO()
+            csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow(
+                ["" if c[i].as_py() is None else c[i].as_py() for c in table.columns])
+            return out.getvalue()[:-2]
+        return raw
 
 
-def _number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Typed numbers and the rows that are not finite numbers (booleans are not numbers)."""
-    booleans = series.map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
-    values = pd.to_numeric(series.mask(_blank(series) | booleans), errors="coerce").astype(float)
-    not_finite = ~np.isfinite(values.fillna(0.0))
-    return values.mask(not_finite), (values.isna() & ~_blank(series)) | booleans | not_finite
+class _LineLocator:
+    """Finds, reading the file once from front to back, the line where a record starts.
+
+    Only files with malformed records need it. Records are located in file order, so each
+    search continues where the previous one ended."""
+
+    def __init__(self, path: Path, fmt: str, encoding: str):
+        self.path, self.fmt, self.encoding = path, fmt, encoding
+        self.stream = None
+        self.buffer = b""
+        self.lines_before = 0  # newlines before self.buffer[0]
+        self.position = 0
+        self.ended = False
+
+    def locate(self, text: str) -> int | None:
+        if self.stream is None:
+            self.stream = pa.input_stream(str(self.path), compression=_compression(self.fmt))
+        needle = text.encode(self.encoding)
+        while True:
+            at = self.buffer.find(needle, self.position)
+            while at != -1:
+                after = self.buffer[at + len(needle):at + len(needle) + 1]
+                if after == b"" and not self.ended:
+                    break  # the record may go on in the next chunk
+                # self.buffer always starts at a line start
+                if (at == 0 or self.buffer[at - 1] == 0x0A) and after in (b"", b"\n", b"\r"):
+                    self.position = at + len(needle)
+                    return self.lines_before + self.buffer.count(b"\n", 0, at) + 1
+                at = self.buffer.find(needle, at + 1)
+            if self.ended:
+                return None
+            chunk = self.stream.read(1 << 20)
+            self.ended = not chunk
+            cut = self.buffer.rfind(b"\n", 0, self.position) + 1
+            self.lines_before += self.buffer.count(b"\n", 0, cut)
+            self.buffer = self.buffer[cut:] + chunk
+            self.position -= cut
 
 
-def _timestamp(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    values = pd.to_datetime(series.mask(_blank(series)), errors="coerce", utc=True, format="ISO8601")
-    return values, values.isna() & ~_blank(series)
+def _cell(value) -> tuple[str | None, bool]:
+    """A JSON or Parquet value as a text cell, and whether it was nested."""
+    if value is None:
+        return None, False
+    if isinstance(value, str):
+        return value, False
+    if isinstance(value, bool):
+        return ("true" if value else "false"), False
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str), True
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value)), False  # 1004.0 from a float column is the id "1004"
+    return (json.dumps(value) if isinstance(value, (int, float)) else str(value)), False
 
 
-def check_required_columns(frame: pd.DataFrame, source: Source, uri: str) -> None:
-    """A file with rows must have every required column (a header-only file may have none)."""
-    missing = [c for c in source.required_columns if c not in frame.columns]
-    if missing and len(frame):
-        found = [c for c in frame.columns if c not in (FILE, ROW)]
-        raise LandedFileError(f"{uri}: missing required column(s) {', '.join(missing)}; "
-                              f"found {', '.join(found) or 'no columns'}")
+def _records_batch(records: list[dict], row_numbers: list[int], line_numbers: list[int] | None,
+                   raw: list[str], rejected: list[Rejected]) -> RawBatch:
+    names: list[str] = []
+    for record in records:
+        for name in record:
+            if name not in names:
+                names.append(name)
+    columns, nested = {}, {}
+    for name in names:
+        cells = [_cell(r.get(name)) for r in records]
+        columns[name.strip()] = pa.array([c for c, _ in cells], pa.string())
+        flags = np.array([n for _, n in cells], dtype=bool)
+        if flags.any():
+            nested[name.strip()] = flags
+    table = pa.table(columns) if columns else pa.table({})
+    return RawBatch(table, np.array(row_numbers, np.int64),
+                    None if line_numbers is None else np.array(line_numbers, np.int64),
+                    lambda i: raw[i], nested=nested, rejected=rejected)
 
 
-def conform(frame: pd.DataFrame, source: Source, uri: str | None = None
-            ) -> tuple[pd.DataFrame, list[str]]:
-    """Return the contract's columns, typed, plus the names of columns that were not used.
-
-    ``frame`` may hold the rows of many files, with their ``_source_file`` and ``_row_number``;
-    a frame without them is one file, ``uri``. Raises LandedFileError on the first problem.
-    For telemetry every undeclared column is a numeric sensor channel in ``readings``.
-    """
-    if FILE not in frame.columns:
-        frame = frame.assign(**{FILE: uri or "<file>", ROW: np.arange(1, len(frame) + 1)})
-    check_required_columns(frame, source, ", ".join(sorted(set(frame[FILE]))))
-
-    now = pd.Timestamp(datetime.now(timezone.utc))
-    out = pd.DataFrame(index=frame.index)
-    for column in source.columns:
-        if column.name not in frame.columns:
-            out[column.name] = None
-            continue
-        out[column.name] = _conform_column(frame, column, now)
-
-    declared = {c.name for c in source.columns} | {FILE, ROW}
-    extra = [c for c in frame.columns if c not in declared]
-    if source.channel_columns:
-        channels = {}
-        for name in extra:
-            values, bad = _number(frame[name])
-            if bad.any():
-                raise _problem(frame, bad, name, "is not a finite number (sensor channel)")
-            channels[name] = values
-        out["readings"] = _readings_json(pd.DataFrame(channels, index=frame.index))
-        extra = []
-    out[FILE] = frame[FILE]
-    out[ROW] = frame[ROW]
-    return out, extra
-
-
-def _conform_column(frame: pd.DataFrame, column: Column, now: pd.Timestamp) -> pd.Series:
-    raw = frame[column.name]
-    if column.required:
-        empty = _blank(raw)
-        if empty.any():
-            raise _problem(frame, empty, column.name, "where a value is required")
-    if column.kind == "text":
-        typed, nested = _text(raw)
-        if nested.any():
-            raise _problem(frame, nested, column.name, "is a nested object, not text")
-        nul = typed.fillna("").str.contains("\x00", regex=False)
-        if nul.any():
-            raise _problem(frame, nul, column.name, "contains a NUL byte")
-        return typed
-    if column.kind in ("number", "integer"):
-        typed, bad = _number(raw)
-        if bad.any():
-            raise _problem(frame, bad, column.name, "is not a finite number")
-        if column.minimum is not None:
-            low = typed <= column.minimum if column.strict else typed < column.minimum
-            if low.any():
-                raise _problem(frame, low.fillna(False), column.name,
-                               f"is out of range (allowed: {column.allowed})")
-        return typed
-    if column.kind == "timestamp":
-        typed, bad = _timestamp(raw)
-        if bad.any():
-            raise _problem(frame, bad, column.name,
-                           "is not an ISO 8601 timestamp (e.g. 2025-01-31 14:05:00)")
-        future = typed > now + FUTURE_SLACK
-        if future.any():
-            raise _problem(frame, future.fillna(False), column.name, "is in the future")
-        early = typed < EARLIEST_TIMESTAMP
-        if early.any():
-            raise _problem(frame, early.fillna(False), column.name, "is before 1970")
-        return typed
-    raise ValueError(f"unknown column kind {column.kind!r}")
+def _json_lines(path: Path, fmt: str, options: SourceOptions, uri: str) -> Iterator[RawBatch]:
+    opener = gzip.open if fmt.endswith(".gz") else open
+    records, rows, lines, raw, rejected = [], [], [], [], []
+    row = 0
+    with opener(path, "rb") as stream:
+        for line_number, data in enumerate(stream, start=1):
+            try:
+                text = data.decode(options.encoding)
+            except UnicodeDecodeError:
+                raise LandedFileError(
+                    f"{uri}: is not {options.encoding} text (first at line {line_number}); if "
+                    "the source writes another encoding, set 'encoding' for this source in the "
+                    "sources file") from None
+            if line_number == 1:
+                text = text.lstrip("\ufeff")
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            row += 1
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                rejected.append(Rejected(row, line_number, text, None,
+                                         f"not a JSON object: {exc.msg} at column {exc.colno}"))
+                continue
+            if not isinstance(value, dict):
+                rejected.append(Rejected(row, line_number, text, None,
+                                         f"not a JSON object but a {type(value).__name__}"))
+                continue
+            records.append(value)
+            rows.append(row)
+            lines.append(line_number)
+            raw.append(text)
+            if len(records) >= JSON_LINES_PER_BATCH:
+                yield _records_batch(records, rows, lines, raw, rejected)
+                records, rows, lines, raw, rejected = [], [], [], [], []
+    if records or rejected:
+        yield _records_batch(records, rows, lines, raw, rejected)
 
 
-def _readings_json(channels: pd.DataFrame) -> pd.Series:
-    """One JSON object per row, channel -> value; missing readings are left out, not null."""
-    names = list(channels.columns)
-    matrix = channels.to_numpy(dtype=float)
-    rows = []
-    for values in matrix:
-        rows.append(json.dumps({n: float(v) for n, v in zip(names, values) if not np.isnan(v)}))
-    return pd.Series(rows, index=channels.index, dtype=object)
+def _parquet(path: Path, uri: str) -> Iterator[RawBatch]:
+    try:
+        parquet = pq.ParquetFile(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LandedFileError(f"{uri}: cannot be read as parquet: {_short(exc)}") from exc
+    check_header(parquet.schema_arrow.names, uri)
+    row = 0
+    for record_batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH):
+        columns, nested = {}, {}
+        for name, column in zip(record_batch.schema.names, record_batch.columns):
+            name = name.strip()
+            kind = column.type
+            if pa.types.is_nested(kind):
+                cells = [_cell(v) for v in column.to_pylist()]
+                columns[name] = pa.array([c for c, _ in cells], pa.string())
+                nested[name] = np.array([v is not None for v in column.to_pylist()])
+            elif pa.types.is_floating(kind):
+                columns[name] = pa.array([_cell(v)[0] for v in column.to_pylist()], pa.string())
+            elif pa.types.is_dictionary(kind):
+                columns[name] = pc.cast(column.dictionary_decode(), pa.string())
+            else:
+                columns[name] = pc.cast(column, pa.string())
+        table = pa.table(columns) if columns else pa.table({})
+        count = record_batch.num_rows
+        numbers = np.arange(row + 1, row + count + 1, dtype=np.int64)
+        row += count
+        records = table
+
+        def raw(i: int, records=records) -> str:
+            return json.dumps({n: c[i].as_py() for n, c in zip(records.column_names,
+                                                             records.columns)}, default=str)
+        yield RawBatch(table, numbers, None, raw, nested=nested)

@@ -8,7 +8,10 @@ usual AWS chain.
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -46,6 +49,10 @@ class Landing(Protocol):
         """Every object in the landing zone, in key order (as fast as the store allows)."""
 
     def read_bytes(self, relative_key: str) -> bytes: ...
+
+    def local_path(self, relative_key: str, etag: str | None = None):
+        """Context manager: a local file with the object's bytes, for streaming readers. An S3
+        object is downloaded to a temporary file first, so memory never holds the file."""
 
     def write_bytes(self, relative_key: str, data: bytes) -> None: ...
 
@@ -134,6 +141,10 @@ class LocalLanding:
     def read_bytes(self, relative_key: str) -> bytes:
         return (self.root / relative_key).read_bytes()
 
+    @contextmanager
+    def local_path(self, relative_key: str, etag: str | None = None) -> Iterator[Path]:
+        yield self.root / relative_key
+
     def write_bytes(self, relative_key: str, data: bytes) -> None:
         path = self.root / relative_key
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +163,11 @@ class S3Landing:
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         if client is None:
             import boto3
+            from botocore.config import Config
 
-            client = boto3.client("s3")
+            # Throttling, timeouts and 5xx answers are retried with backoff by boto3 itself.
+            client = boto3.client("s3", config=Config(retries={"mode": "standard",
+                                                                "max_attempts": 8}))
         self.client = client
 
     def _full(self, relative_key: str) -> str:
@@ -188,6 +202,21 @@ class S3Landing:
 
     def read_bytes(self, relative_key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._full(relative_key))["Body"].read()
+
+    @contextmanager
+    def local_path(self, relative_key: str, etag: str | None = None) -> Iterator[Path]:
+        suffix = "".join(Path(relative_key).suffixes)
+        with tempfile.TemporaryDirectory(prefix="sparecast-") as folder:
+            path = Path(folder) / f"object{suffix}"
+            # IfMatch: the bytes are the version the listing showed and the ledger will
+            # record, not a newer upload (that one gets a load of its own). A read that breaks
+            # off midway fails the load, whose retry policy starts it again.
+            extra = {"IfMatch": f'"{etag}"'} if etag else {}
+            body = self.client.get_object(Bucket=self.bucket, Key=self._full(relative_key),
+                                          **extra)["Body"]
+            with path.open("wb") as out:
+                shutil.copyfileobj(body, out, length=1 << 20)
+            yield path
 
     def write_bytes(self, relative_key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._full(relative_key), Body=io.BytesIO(data))

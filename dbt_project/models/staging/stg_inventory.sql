@@ -1,3 +1,4 @@
+-- One row per inventory key: a fact that landed twice counts once (macro first_landed).
 select
     part_id,
     location_id,
@@ -6,4 +7,6 @@ select
     -- units
     on_hand,
     coalesce(on_order, 0) as on_order
-from {{ source('raw', 'inventory') }}
+from (
+    {{ first_landed(source('raw', 'inventory'), ['part_id', 'location_id', 'snapshot_at']) }}
+) as first_landed
