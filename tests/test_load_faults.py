@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from datetime import date
 
 import psycopg
@@ -24,41 +23,43 @@ def _state(url: str) -> tuple:
                 conn.execute("select count(*) from raw.rejected_rows").fetchone()[0])
 
 
-class StallingLanding(LocalLanding):
-    """Hands the loader its second file only after the test says so, so the test can act
-    while the first file's rows are already in the open COPY."""
+class Stall:
+    """Wraps the loader's contract check: on its third batch (two batches already sent into
+    the open COPY) it tells the test, and waits until the test lets it go on."""
 
-    def __init__(self, root):
-        super().__init__(root)
-        self.copy_open = threading.Event()
-        self.go_on = threading.Event()
+    def __init__(self, conform):
+        self.conform, self.calls = conform, 0
+        self.copy_open, self.go_on = threading.Event(), threading.Event()
 
-    @contextmanager
-    def local_path(self, relative_key, etag=None):
-        if relative_key.endswith("b.csv"):
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 3:
             self.copy_open.set()
             self.go_on.wait(30)
-        with super().local_path(relative_key, etag) as path:
-            yield path
+        return self.conform(*args, **kwargs)
 
 
 def test_a_connection_killed_mid_copy_leaves_the_day_as_it_was_and_a_retry_loads_once(
-        fresh_database, tmp_path):
-    landing = StallingLanding(tmp_path)
+        fresh_database, tmp_path, monkeypatch):
+    import sparecast_assets.ingest.load as load_module
+    import sparecast_assets.landing.formats as formats
+
+    landing = LocalLanding(tmp_path)
     landing.write_bytes(HEADER + "a.csv", b"part_id,quantity,used_at\nP1,1,2025-01-01\n")
     with psycopg.connect(fresh_database) as conn:
         load_window(conn, landing, "part_usage", DAY, NEXT)
-    landing.go_on.set()
     before = _state(fresh_database)
     assert before == ((1, 1.0), [("a.csv", 1)], 0)
 
-    # New content for the day: 50,000 rows in a.csv (one rejected), 1 in b.csv.
+    # New content for the day: 50,000 rows in a.csv (one rejected), 1 in b.csv, read in
+    # batches of about 64 KB so the COPY is open across several of them.
     rows = "".join(f"P{i % 97},2,2025-01-01 {i % 24:02d}:00\n" for i in range(50_000))
     landing.write_bytes(HEADER + "a.csv", ("part_id,quantity,used_at\n" + rows
                                            + "P1,-1,2025-01-01\n").encode())
     landing.write_bytes(HEADER + "b.csv", b"part_id,quantity,used_at\nP2,5,2025-01-01\n")
-    landing.copy_open.clear()
-    landing.go_on.clear()
+    monkeypatch.setattr(formats, "CSV_BLOCK_BYTES", 64 << 10)
+    stall = Stall(load_module.conform)
+    monkeypatch.setattr(load_module, "conform", stall)
 
     failure: list[BaseException] = []
 
@@ -71,19 +72,20 @@ def test_a_connection_killed_mid_copy_leaves_the_day_as_it_was_and_a_retry_loads
 
     thread = threading.Thread(target=loader)
     thread.start()
-    assert landing.copy_open.wait(30)
+    assert stall.copy_open.wait(30)
     with psycopg.connect(fresh_database, autocommit=True) as admin:
         copying = admin.execute(
             "select pid, query from pg_stat_activity where application_name = 'sparecast-fault'"
         ).fetchall()
         assert [q.split(" (")[0] for _, q in copying] == ['copy "raw"."part_usage"']
         assert admin.execute("select pg_terminate_backend(%s)", (copying[0][0],)).fetchone()[0]
-    landing.go_on.set()
+    stall.go_on.set()
     thread.join(60)
 
     assert len(failure) == 1 and isinstance(failure[0], psycopg.OperationalError)
     assert _state(fresh_database) == before  # not a row of the half-done load is visible
 
+    monkeypatch.setattr(load_module, "conform", stall.conform)
     with psycopg.connect(fresh_database) as conn:  # the retry
         loads = load_window(conn, landing, "part_usage", DAY, NEXT)
     assert [(f.rows, f.rejected) for f in loads] == [(50_000, 1), (1, 0)]

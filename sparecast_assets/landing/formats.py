@@ -210,13 +210,11 @@ class _CsvReader:
                 blank &= pc.is_null(column).to_numpy(zero_copy_only=False)
             base = (2 + seen_rows + np.arange(rows, dtype=np.int64) + seen_newlines
                     + np.concatenate(([0], np.cumsum(newlines)[:-1])).astype(np.int64))
-            spans = np.array([s for _, s, _ in located], dtype=np.int64)
-            occupied = (np.array([line for line, _, _ in located], dtype=np.int64)
-                        - np.concatenate(([0], np.cumsum(spans)[:-1])).astype(np.int64))
-            before = np.searchsorted(occupied, base, side="right")
-            span_before = np.concatenate(([0], np.cumsum(spans))).astype(np.int64)[before]
-            lines = base + span_before
-
+            if not located:  # the usual case: nothing malformed so far
+                lines, before = base, np.zeros(rows, dtype=np.int64)
+                occupied = np.zeros(0, dtype=np.int64)
+            else:
+                lines, before, occupied = self._shift(base, located)
             keep = ~blank
             data_base = base[keep]
             row_numbers = data_rows + np.arange(1, keep.sum() + 1) + before[keep]
@@ -241,6 +239,16 @@ class _CsvReader:
             yield RawBatch(pa.table({n: pa.array([], pa.string()) for n in names}),
                            np.array([], np.int64), np.array([], np.int64), lambda i: "",
                            rejected=rejected)
+
+    @staticmethod
+    def _shift(base: np.ndarray, located: list[tuple[int, int, str]]):
+        """Lines of the parsed rows once the malformed records' lines are counted in."""
+        spans = np.array([s for _, s, _ in located], dtype=np.int64)
+        occupied = (np.array([line for line, _, _ in located], dtype=np.int64)
+                    - np.concatenate(([0], np.cumsum(spans)[:-1])).astype(np.int64))
+        before = np.searchsorted(occupied, base, side="right")
+        span_before = np.concatenate(([0], np.cumsum(spans))).astype(np.int64)[before]
+        return base + span_before, before, occupied
 
     def _malformed(self, text: str, line: int | None, row: int, width: int) -> Rejected:
         found = len(next(csv.reader(io.StringIO(text), delimiter=self.delimiter)))
