@@ -376,3 +376,85 @@ def test_a_sources_file_overlays_defaults_per_source(tmp_path):
     options = load_source_options(path)
     assert (options["part_usage"].delimiter, options["part_usage"].timezone,
             options["errors"].timezone) == (";", "UTC", "Europe/Berlin")
+
+
+# --- found by trying to break it -------------------------------------------------------------
+
+def test_a_telemetry_row_without_a_reading_loads_and_a_bad_reading_is_rejected(database,
+                                                                                 tmp_path):
+    out = load(database, tmp_path, "telemetry", {"a.csv": (
+        "machine_id,measured_at,volt,rotate\nM1,2025-01-05,1,\nM2,2025-01-05,,\n"
+        "M3,2025-01-05,abc,2\n")}, "machine_id, readings::text")
+    assert out.rows == [("M1", '{"volt": 1}'), ("M2", "{}")]
+    assert [r[4] for r in out.rejected] == ["volt: 'abc' is not a finite number"]
+
+
+def test_an_unclosed_quote_cannot_hide_the_rows_it_swallows(database, tmp_path):
+    rows = [f"P{i},1,2025-01-05" for i in range(1, 101)]
+    rows[9] = '"' + rows[9]  # opened on row 10, never closed: rows 10..100 become one cell
+    out = load(database, tmp_path, "part_usage", {"a.csv": USAGE + "\n".join(rows) + "\n"})
+    load_ = out.loads[0]
+    assert (load_.rows, load_.rejected, load_.rejected_lines) == (9, 1, 91)
+    assert round(load_.rejected_share, 2) == 0.91  # far over the 5 % that stops the load
+    assert out.rejected[0][1:4] == (10, 11, None)
+
+
+def test_a_quote_closed_rows_later_makes_an_id_with_line_breaks_which_is_rejected(database,
+                                                                                   tmp_path):
+    out = load(database, tmp_path, "part_usage", {"a.csv": (
+        USAGE + '"P1,1,2025-01-05\nP2",1,2025-01-05\nP3,1,2025-01-05\n')}, "part_id")
+    assert out.rows == [("P3",)]
+    assert [r[1:5] for r in out.rejected] == [
+        (1, 2, "part_id", "part_id: contains a line break (is a quote left open?)")]
+    assert out.loads[0].rejected_lines == 2
+
+
+def test_an_alias_colliding_with_a_real_column_is_refused(database, tmp_path):
+    assert refused(database, tmp_path, "errors", {
+        "a.csv": "machine_id,error_at,error_code,mid\nM1,2025-01-05,E,M9\n"},
+        aliases={"mid": "machine_id"}) == (
+        "a.csv: after the source's aliases, column(s) machine_id appear more than once "
+        "(header: machine_id, error_at, error_code, mid)")
+
+
+def test_a_header_without_a_line_end_is_a_day_without_rows(database, tmp_path):
+    out = load(database, tmp_path, "part_usage", {"a.csv": USAGE.rstrip("\n")})
+    assert (out.rows, out.loads[0].rows) == ([(0,)], 0)
+
+
+def test_carriage_return_line_ends_load(database, tmp_path):
+    out = load(database, tmp_path, "part_usage",
+               {"a.csv": "part_id,quantity,used_at\rP1,1,2025-01-05\rP2,2,2025-01-05\r"},
+               "part_id")
+    assert out.rows == [("P1",), ("P2",)]
+
+
+def test_json_keys_given_twice_reject_the_line_and_numbers_keep_their_digits(database,
+                                                                             tmp_path):
+    out = load(database, tmp_path, "part_usage", {"a.jsonl": (
+        '{"part_id": 12345678901234567890, "quantity": 1, "used_at": "2025-01-05"}\n'
+        '{"part_id": "P1", "quantity": 1, "used_at": "2025-01-05", " quantity": 5}\n'
+        '{"part_id": "P2", "quantity": 1e400, "used_at": "2025-01-05"}\n')}, "part_id")
+    assert out.rows == [("12345678901234567890",)]
+    assert [r[4] for r in out.rejected] == ["key 'quantity' appears more than once",
+                                            "quantity: '1e400' is not a finite number"]
+
+
+def test_decimal_commas_read_dots_as_thousands(database, tmp_path):
+    out = load(database, tmp_path, "inventory", {"a.csv": (
+        "part_id;location_id;snapshot_at;on_hand\nP1;W1;2025-01-05;1.234\n"
+        "P2;W1;2025-01-05;1.234,5\n")}, "on_hand", decimal=",")
+    assert out.rows == [(1234.0,), (1234.5,)]
+
+
+def test_an_offset_in_basic_format_is_kept_next_to_a_bad_value(database, tmp_path):
+    out = load(database, tmp_path, "errors", {"a.csv": (
+        "machine_id,error_at,error_code\nM0,2025-01-05T06+01:00,E\nM1,bad,E\n"
+        "M2,20250105T060000Z,E\nM3,2025-01-05 06:00,E\n")},
+        "machine_id, to_char(error_at at time zone 'UTC', 'HH24:MI')", timezone="Europe/Berlin")
+    assert out.rows == [("M0", "05:00"), ("M2", "06:00"), ("M3", "05:00")]
+
+
+def test_utf16_is_refused_in_the_sources_file(tmp_path):
+    with pytest.raises(ValueError, match="encoding 'utf-16' is not ASCII-compatible"):
+        SourceOptions(encoding="utf-16")

@@ -133,11 +133,14 @@ class FileLoad:
     rows: int  # loaded into raw.<source>
     rejected: int  # kept in raw.rejected_rows
     ignored_columns: tuple[str, ...]
+    # Lines the rejected rows span: a row swallowed by an unclosed quote spans many.
+    rejected_lines: int = 0
 
     @property
     def rejected_share(self) -> float:
-        read = self.rows + self.rejected
-        return self.rejected / read if read else 0.0
+        """Share of the file's rows rejected, counting a rejected row by the lines it spans."""
+        read = self.rows + self.rejected_lines
+        return self.rejected_lines / read if read else 0.0
 
 
 class _RejectedSpool:
@@ -171,7 +174,13 @@ class _RejectedSpool:
 def _required_header(source: Source, options: SourceOptions, columns: list[str], uri: str
                      ) -> None:
     """A file with rows must have every required column (a header-only file may have none)."""
-    present = {options.aliases.get(c, c) for c in columns}
+    renamed = [options.aliases.get(c, c) for c in columns]
+    twice = sorted({c for c in renamed if renamed.count(c) > 1})
+    if twice:
+        raise LandedFileError(
+            f"{uri}: after the source's aliases, column(s) {', '.join(twice)} appear more than "
+            f"once (header: {', '.join(columns)})")
+    present = set(renamed)
     missing = [c for c in source.required_columns if c not in present]
     if missing:
         raise LandedFileError(f"{uri}: missing required column(s) {', '.join(missing)}; "
@@ -181,7 +190,7 @@ def _required_header(source: Source, options: SourceOptions, columns: list[str],
 def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
                options: SourceOptions, columns: list[str], spool: _RejectedSpool,
                now: datetime) -> FileLoad:
-    loaded = rejected = 0
+    loaded = rejected = rejected_lines = 0
     ignored: set[str] = set()
     day = landed.key.partition_date
     header_checked = landed.key.format.startswith("jsonl")  # JSON lines: checked per row
@@ -201,6 +210,7 @@ def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
             conformed = conform(batch, source, options, now)
             spool.add(landed.uri, day, conformed.rejected)
             rejected += len(conformed.rejected)
+            rejected_lines += sum(r.raw_line.count("\n") + 1 for r in conformed.rejected)
             ignored.update(conformed.ignored_columns)
             rows = conformed.table.num_rows
             if not rows:
@@ -213,7 +223,7 @@ def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
                                                               quoting_style="needed"))
             copy.write(buffer.getbuffer())
             loaded += rows
-    return FileLoad(landed.uri, day, loaded, rejected, tuple(sorted(ignored)))
+    return FileLoad(landed.uri, day, loaded, rejected, tuple(sorted(ignored)), rejected_lines)
 
 
 def load_window(

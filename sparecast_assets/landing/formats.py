@@ -91,7 +91,7 @@ def read_batches(path: Path, fmt: str, options: SourceOptions, uri: str) -> Iter
     except LandedFileError:
         raise
     except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, UnicodeDecodeError,
-            gzip.BadGzipFile, ValueError) as exc:
+            gzip.BadGzipFile, ValueError, csv.Error) as exc:
         # The reader's own message says what is wrong with the bytes.
         raise LandedFileError(f"{uri}: cannot be read as {fmt}: {_short(exc)}") from exc
 
@@ -152,12 +152,12 @@ class _CsvReader:
 
     def _header(self) -> tuple[str, list[str]]:
         head = self._head()
-        first_line = head.split("\n", 1)[0].rstrip("\r")
+        first_line = (head.splitlines() or [""])[0]
         delimiter = self.options.delimiter
         if delimiter == "auto":
             widths = {d: len(next(csv.reader([first_line], delimiter=d))) for d in DELIMITERS}
             delimiter = max(DELIMITERS, key=lambda d: (widths[d], -DELIMITERS.index(d)))
-        names = next(csv.reader(io.StringIO(head), delimiter=delimiter))
+        names = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
         names = [n or f"column_{i + 1}" for i, n in enumerate(n.strip() for n in names)]
         return delimiter, check_header(names, self.uri)
 
@@ -168,6 +168,9 @@ class _CsvReader:
     def batches(self) -> Iterator[RawBatch]:
         delimiter, names = self._header()
         self.delimiter = delimiter
+        if not any(end in self._head().rstrip("\r\n") for end in ("\n", "\r")) and \
+                self.path.stat().st_size < (1 << 20):
+            return  # a header line alone, even without a line end: no rows for this day
         reader = pacsv.open_csv(
             pa.input_stream(str(self.path), compression=_compression(self.fmt)),
             read_options=pacsv.ReadOptions(
@@ -194,6 +197,10 @@ class _CsvReader:
             except pa.ArrowInvalid as exc:
                 if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
                     raise _encoding_error(self.path, self.fmt, self.options, self.uri) from None
+                if "straddling" in str(exc):
+                    raise LandedFileError(
+                        f"{self.uri}: a single row is longer than {CSV_BLOCK_BYTES >> 20} MB; "
+                        "most likely a quote is opened and never closed") from None
                 raise
             table = pa.Table.from_batches([record_batch])
             rows = table.num_rows
@@ -304,16 +311,41 @@ class _LineLocator:
             self.position -= cut
 
 
+class _Number(str):
+    """A JSON number kept as written (no float rounding of long ids, 1e400 stays 1e400)."""
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object with its keys trimmed; a key given twice is an error, not a silent pick."""
+    out: dict = {}
+    for key, value in pairs:
+        key = key.strip()
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _cell(value) -> tuple[str | None, bool]:
     """A JSON or Parquet value as a text cell, and whether it was nested."""
     if value is None:
         return None, False
+    if isinstance(value, _Number):
+        if value.endswith(".0") and value[:-2].lstrip("-").isdigit():
+            return value[:-2], False  # 1004.0 is the id "1004"
+        return str(value), False
     if isinstance(value, str):
         return value, False
     if isinstance(value, bool):
         return ("true" if value else "false"), False
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str), True
+    if isinstance(value, float) and value != value:  # NaN: no value
+        return None, False
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return str(int(value)), False  # 1004.0 from a float column is the id "1004"
     return (json.dumps(value) if isinstance(value, (int, float)) else str(value)), False
@@ -359,7 +391,12 @@ def _json_lines(path: Path, fmt: str, options: SourceOptions, uri: str) -> Itera
                 continue
             row += 1
             try:
-                value = json.loads(text)
+                value = json.loads(text, object_pairs_hook=_pairs, parse_float=_Number,
+                                   parse_int=_Number, parse_constant=_Number)
+            except _DuplicateKey as exc:
+                rejected.append(Rejected(row, line_number, text, None,
+                                         f"key {exc.args[0]!r} appears more than once"))
+                continue
             except json.JSONDecodeError as exc:
                 rejected.append(Rejected(row, line_number, text, None,
                                          f"not a JSON object: {exc.msg} at column {exc.colno}"))
@@ -396,7 +433,11 @@ def _parquet(path: Path, uri: str) -> Iterator[RawBatch]:
                 columns[name] = pa.array([c for c, _ in cells], pa.string())
                 nested[name] = np.array([v is not None for v in column.to_pylist()])
             elif pa.types.is_floating(kind):
-                columns[name] = pa.array([_cell(v)[0] for v in column.to_pylist()], pa.string())
+                # Arrow writes 1004.0 as "1004" (an id) and float32 values at their own
+                # precision; NaN is no value.
+                text = pc.cast(column, pa.string())
+                columns[name] = pc.if_else(pc.is_nan(column), pa.scalar(None, pa.string()),
+                                           text)
             elif pa.types.is_dictionary(kind):
                 columns[name] = pc.cast(column.dictionary_decode(), pa.string())
             else:

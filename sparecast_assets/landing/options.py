@@ -60,6 +60,9 @@ class SourceOptions(BaseModel):
             codecs.lookup(value)
         except LookupError as exc:
             raise ValueError(f"unknown encoding {value!r}") from exc
+        if "a,;\t|\n\r".encode(value, errors="replace") != b"a,;\t|\n\r":
+            raise ValueError(f"encoding {value!r} is not ASCII-compatible (UTF-16 and UTF-32 "
+                             "files must be converted to UTF-8)")
         return value
 
     @field_validator("timezone")

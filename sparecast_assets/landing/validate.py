@@ -26,7 +26,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Clocks drift and days are cut in UTC: a day of slack before a timestamp counts as future.
 FUTURE_SLACK = timedelta(days=1)
 # A time of day followed by Z or a UTC offset: the value says its own zone.
-OFFSET = r"[T ]\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)$"
+# Matches extended (06:00:00) and basic (060000) times, with or without minutes and seconds.
+OFFSET = r"[T ]\d\d(:?\d\d(:?\d\d([.,]\d+)?)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 TIMESTAMP_EXAMPLE = "an ISO 8601 timestamp (e.g. 2025-01-31 14:05:00)"
 
 
@@ -81,6 +82,12 @@ def _text(cells: pa.ChunkedArray, column: Column, nested: np.ndarray | None,
         problems.add(nested, column.name, lambda i: "is a nested value (object or list), not text")
     nul = _numpy(pc.fill_null(pc.match_substring(values, "\x00"), False))
     problems.add(nul, column.name, lambda i: "contains a NUL byte")
+    if column.name.endswith("_id") or column.name == "error_code":
+        # An identifier never spans lines; one that does swallowed the rows after an
+        # unclosed quote, and those rows must not vanish quietly inside it.
+        broken = _numpy(pc.fill_null(pc.match_substring_regex(values, "[\r\n]"), False))
+        problems.add(broken, column.name,
+                     lambda i: "contains a line break (is a quote left open?)")
     if column.values:
         allowed = pa.array(column.values)
         wrong = (_numpy(pc.is_valid(values))
@@ -94,12 +101,15 @@ def _text(cells: pa.ChunkedArray, column: Column, nested: np.ndarray | None,
 def _number(cells: pa.ChunkedArray, name: str, options: SourceOptions,
             problems: _Problems) -> pa.ChunkedArray:
     """Cells as float64; cells that are not finite numbers become null and a problem."""
-    try:
-        values = pc.cast(cells, pa.float64())
-    except pa.ArrowInvalid:
+    values = None
+    if options.decimal == ".":
+        values = _cast_or_none(cells, pa.float64())
+    if values is None:
         text = pc.utf8_trim_whitespace(cells)
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
         if options.decimal == ",":
-            text = pc.replace_substring(text, ",", ".")
+            # 1.234,5 is 1234.5: dots group thousands, the comma marks the decimals.
+            text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
         try:
             values = pc.cast(text, pa.float64())
         except pa.ArrowInvalid:
@@ -107,8 +117,11 @@ def _number(cells: pa.ChunkedArray, name: str, options: SourceOptions,
             parsed = pd.to_numeric(pd.Series(_numpy(text), dtype=object), errors="coerce")
             values = pa.array(parsed.to_numpy(dtype=float), pa.float64(),
                               mask=_numpy(pc.is_null(cells)) | parsed.isna().to_numpy())
-    finite = _numpy(pc.fill_null(pc.is_finite(values), True))
-    bad = _numpy(pc.is_null(values)) & ~_numpy(pc.is_null(cells)) | ~finite
+    bad = ~_numpy(pc.fill_null(pc.is_finite(values), True))
+    if values.null_count:
+        blank = _numpy(pc.is_null(pc.if_else(pc.equal(pc.utf8_trim_whitespace(cells), ""),
+                                             pa.scalar(None, pa.string()), cells)))
+        bad |= _numpy(pc.is_null(values)) & ~blank
     if bad.any():
         show = _shown(cells)
         problems.add(bad, name, lambda i: f"{show(i)} is not a finite number")
@@ -141,7 +154,8 @@ def _timestamp(cells: pa.ChunkedArray, column: Column, options: SourceOptions, n
     """Cells as UTC timestamps. A value with Z or an offset keeps it; a value without one is
     a wall-clock time in the source's zone, so a time the clocks skipped or repeated at a
     daylight-saving change cannot be placed and is rejected."""
-    text = pc.utf8_trim_whitespace(cells)
+    # Upper case: ISO 8601 allows a lower-case t and z, Arrow's parser does not.
+    text = pc.utf8_upper(pc.utf8_trim_whitespace(cells))
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     rows = len(text)
     zone = options.timezone
@@ -177,11 +191,12 @@ def _timestamp(cells: pa.ChunkedArray, column: Column, options: SourceOptions, n
         parsed = naive_cast if naive.all() and naive_cast is not None else \
             _cast_or_none(subset, pa.timestamp("us"))
         if parsed is None:
+            # utc=True only lets pandas accept the column; the values here have no offset,
+            # so dropping the zone again gives back their wall-clock time.
             local = pd.to_datetime(pd.Series(_numpy(subset), dtype=object), errors="coerce",
-                                   format="ISO8601")
-            if getattr(local.dt, "tz", None) is not None:  # an offset the regex did not see
-                local = local.dt.tz_convert(None)
-            parsed = pa.array(local.to_numpy(dtype="datetime64[us]"), pa.timestamp("us"))
+                                   format="ISO8601", utc=True)
+            parsed = pa.array(local.dt.tz_localize(None).to_numpy(dtype="datetime64[us]"),
+                              pa.timestamp("us"))
         if zone == "UTC":
             placed = _numpy(parsed).astype("datetime64[us]")
         else:
@@ -221,12 +236,16 @@ def _timestamp(cells: pa.ChunkedArray, column: Column, options: SourceOptions, n
 def _readings(channels: dict[str, pa.Array]) -> pa.Array:
     """One JSON object per row, channel -> value, built without a Python loop; a missing
     reading is left out, not null."""
-    pieces = [pc.binary_join_element_wise(pa.scalar(json.dumps(name) + ":"),
-                                          pc.cast(values, pa.string()), "")
-              for name, values in channels.items()]
+    # Pieces of absent readings are empty; a unit separator (which JSON output never holds
+    # unescaped) joins them, and runs of it collapse to the commas between present ones.
+    pieces = [pc.fill_null(pc.binary_join_element_wise(
+        pa.scalar(json.dumps(name) + ":"), pc.cast(values, pa.string()), ""), "")
+        for name, values in channels.items()]
     if not pieces:
         return None
-    body = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+    body = pc.binary_join_element_wise(*pieces, "\x1f")
+    body = pc.utf8_trim(pc.replace_substring_regex(body, "\x1f+", "\x1f"), "\x1f")
+    body = pc.replace_substring(body, "\x1f", ",")
     return pc.binary_join_element_wise("{", body, "}", "")
 
 
