@@ -64,7 +64,8 @@ def test_a_year_backfills_as_one_run_and_a_second_backfill_changes_no_row_count(
     # and day in the demand mart.
     assert {t: n for t, n in counts[0].items() if t.startswith("raw.")} == {
         "raw.errors": 3_917, "raw.failures": 761, "raw.inventory": 0, "raw.landed_files": 1_115,
-        "raw.machines": 0, "raw.part_usage": 2_879, "raw.parts": 0, "raw.telemetry": 43_200,
+        "raw.machines": 0, "raw.part_usage": 2_879, "raw.parts": 0, "raw.rejected_rows": 0,
+        "raw.telemetry": 43_200,
     }
     # The dims hold every id known so far; the daily marts one row per id and day.
     assert {t: n for t, n in counts[0].items() if t.startswith("dbt.")} == {

@@ -21,6 +21,9 @@ from sparecast_assets.landing.storage import LocalLanding
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 USAGE = "part_id,quantity,used_at\n"
+# raw.telemetry's channel columns of a row as JSON, without the channels it has no reading of
+CHANNELS = ("jsonb_strip_nulls(to_jsonb(telemetry) - array['machine_id', 'measured_at', "
+            "'_partition_date', '_source_file', '_row_number', '_loaded_at'])::text")
 _days = count()
 
 
@@ -346,7 +349,7 @@ def test_injection_strings_in_values_names_and_columns_are_stored_as_data(databa
     out = load(database, tmp_path, "telemetry", {
         "x'); drop table raw.telemetry; --.csv": (
             f'machine_id,measured_at,"{nasty}"\n"{nasty}",2025-01-05,1.5\n')},
-        "machine_id, readings::text, regexp_replace(_source_file, '.*/', '')")
+        f"machine_id, {CHANNELS}, regexp_replace(_source_file, '.*/', '')")
     assert out.rows == [(nasty, '{"\'); DROP TABLE raw.telemetry; --": 1.5}',
                          "x'); drop table raw.telemetry; --.csv")]
 
@@ -384,7 +387,7 @@ def test_a_telemetry_row_without_a_reading_loads_and_a_bad_reading_is_rejected(d
                                                                                  tmp_path):
     out = load(database, tmp_path, "telemetry", {"a.csv": (
         "machine_id,measured_at,volt,rotate\nM1,2025-01-05,1,\nM2,2025-01-05,,\n"
-        "M3,2025-01-05,abc,2\n")}, "machine_id, readings::text")
+        "M3,2025-01-05,abc,2\n")}, f"machine_id, {CHANNELS}")
     assert out.rows == [("M1", '{"volt": 1}'), ("M2", "{}")]
     assert [r[4] for r in out.rejected] == ["volt: 'abc' is not a finite number"]
 
@@ -458,3 +461,41 @@ def test_an_offset_in_basic_format_is_kept_next_to_a_bad_value(database, tmp_pat
 def test_utf16_is_refused_in_the_sources_file(tmp_path):
     with pytest.raises(ValueError, match="encoding 'utf-16' is not ASCII-compatible"):
         SourceOptions(encoding="utf-16")
+
+
+def test_a_channel_first_seen_halfway_through_json_lines_gets_its_column(database, tmp_path,
+                                                                         monkeypatch):
+    import sparecast_assets.landing.formats as formats
+
+    monkeypatch.setattr(formats, "JSON_LINES_PER_BATCH", 2)
+    out = load(database, tmp_path, "telemetry", {"a.jsonl": (
+        '{"machine_id": "M1", "measured_at": "2025-01-05", "volt": 1}\n'
+        '{"machine_id": "M2", "measured_at": "2025-01-05", "volt": 2}\n'
+        '{"machine_id": "M3", "measured_at": "2025-01-05", "late_channel": 3}\n')},
+        f"machine_id, {CHANNELS}")
+    assert out.rows == [("M1", '{"volt": 1}'), ("M2", '{"volt": 2}'),
+                        ("M3", '{"late_channel": 3}')]
+
+
+def test_a_channel_named_like_a_lineage_column_is_refused(database, tmp_path):
+    assert refused(database, tmp_path, "telemetry", {
+        "a.csv": "machine_id,measured_at,_row_number\nM1,2025-01-05,7\n"}) == (
+        "a.csv: column '_row_number' cannot be a sensor channel: the name is reserved for "
+        "lineage")
+
+
+def test_telemetry_kept_in_the_old_jsonb_map_moves_into_channel_columns(fresh_database,
+                                                                        tmp_path):
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("create schema raw; create table raw.telemetry (machine_id text not null,"
+                     " measured_at timestamptz not null, readings jsonb not null,"
+                     " _partition_date date not null, _source_file text not null,"
+                     " _row_number bigint not null, _loaded_at timestamptz default now())")
+        conn.execute("insert into raw.telemetry values ('M1', '2024-01-01', "
+                     "'{\"volt\": 1.5, \"rotate\": 3}', '2024-01-01', 'f', 1)")
+    out = load(fresh_database, tmp_path, "telemetry",
+               {"a.csv": "machine_id,measured_at,volt\nM2,2025-01-05,2\n"})
+    assert out.rows == [(1,)]
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("select machine_id, volt, rotate from raw.telemetry order by 1"
+                            ).fetchall() == [("M1", 1.5, 3.0), ("M2", 2.0, None)]

@@ -12,15 +12,15 @@ tables. The landing sensor reads the ledger to tell new or changed files from lo
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
+from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg.copy import QueuedLibpqWriter
 
 from sparecast_assets.db import lock_ddl
@@ -61,11 +61,9 @@ REJECTED_COLUMNS = ("source", "uri", "partition_date", "row_number", "line_numbe
 
 
 def raw_columns(source: Source) -> list[tuple[str, str]]:
-    columns = [(c.name, COLUMN_TYPES[c.kind] + (" not null" if c.required else ""))
-               for c in source.columns]
-    if source.channel_columns:
-        columns.append(("readings", "jsonb not null"))
-    return columns
+    """The contract's columns; telemetry's channels are added as they first land."""
+    return [(c.name, COLUMN_TYPES[c.kind] + (" not null" if c.required else ""))
+            for c in source.columns]
 
 
 def ensure_raw_table(conn: psycopg.Connection, source: Source) -> None:
@@ -91,6 +89,43 @@ def ensure_raw_table(conn: psycopg.Connection, source: Source) -> None:
                     .format(sql.Identifier(f"{source.name}_partition_date_brin"), table))
         cur.execute(sql.SQL("drop index if exists {}").format(
             sql.Identifier("raw", f"{source.name}_partition_date_idx")))
+        if source.channel_columns:
+            _unpack_readings(cur, source)
+
+
+def _unpack_readings(cur: psycopg.Cursor, source: Source) -> None:
+    """Databases from before channel columns kept telemetry channels in a jsonb ``readings``
+    map: move each channel into a column of its own, once."""
+    has_map = cur.execute(
+        "select exists (select from information_schema.columns where table_schema = 'raw' "
+        "and table_name = %s and column_name = 'readings')", (source.name,)).fetchone()[0]
+    if not has_map:
+        return
+    table = sql.Identifier("raw", source.name)
+    names = [r[0] for r in cur.execute(sql.SQL(
+        "select distinct jsonb_object_keys(readings) from {} order by 1").format(table))]
+    for name in names:
+        cur.execute(sql.SQL("alter table {} add column if not exists {} double precision")
+                    .format(table, sql.Identifier(name)))
+    if names:
+        cur.execute(sql.SQL("update {} set {}").format(table, sql.SQL(", ").join(
+            sql.SQL("{} = (readings ->> {})::double precision").format(
+                sql.Identifier(n), sql.Literal(n)) for n in names)))
+    cur.execute(sql.SQL("alter table {} drop column readings").format(table))
+
+
+def _add_channels(cur: psycopg.Cursor, source: Source, channels: list[str]) -> None:
+    """Add a double precision column per channel raw.<source> does not have yet. No advisory
+    lock: ALTER TABLE locks the table itself, and IF NOT EXISTS is checked under that lock. Two
+    loads adding channels at the same moment can deadlock; Postgres ends one, and the load's
+    retry policy runs it again."""
+    existing = {r[0] for r in cur.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' "
+        "and table_name = %s", (source.name,))}
+    for name in channels:
+        if name not in existing:
+            cur.execute(sql.SQL("alter table {} add column if not exists {} double precision")
+                        .format(sql.Identifier("raw", source.name), sql.Identifier(name)))
 
 
 LEDGER_DDL = """
@@ -187,6 +222,12 @@ def _required_header(source: Source, options: SourceOptions, columns: list[str],
                               f"found {', '.join(columns) or 'no columns'}")
 
 
+# Arrow types of the contract's kinds, as validate.conform types them.
+_ARROW_TYPES = {c.name: {"text": pa.string(), "number": pa.float64(), "integer": pa.float64(),
+                         "timestamp": pa.timestamp("us", tz="UTC")}[c.kind]
+                for s in SOURCES.values() for c in s.columns}
+
+
 def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
                options: SourceOptions, columns: list[str], spool: _RejectedSpool,
                now: datetime) -> FileLoad:
@@ -196,13 +237,9 @@ def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
     header_checked = landed.key.format.startswith("jsonl")  # JSON lines: checked per row
     cur.execute("select set_config('sparecast.source_file', %s, true), "
                 "set_config('sparecast.partition_date', %s, true)", (landed.uri, day.isoformat()))
-    copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        sql.Identifier("raw", source.name),
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns + [ROW]))
-    # The queued writer sends to the server from a thread of its own, so reading and
-    # checking the next batch overlaps the server's work on the previous one.
-    with landing.local_path(landed.key.relative_key, landed.etag) as path, \
-            cur.copy(copy_sql, writer=QueuedLibpqWriter(cur)) as copy:
+    copy, copy_columns = None, []
+    with ExitStack() as stack:
+        path = stack.enter_context(landing.local_path(landed.key.relative_key, landed.etag))
         for batch in read_batches(path, landed.key.format, options, landed.uri):
             if not header_checked and len(batch.row_number):
                 _required_header(source, options, batch.table.column_names, landed.uri)
@@ -215,13 +252,37 @@ def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
             rows = conformed.table.num_rows
             if not rows:
                 continue
-            table = conformed.table.select([c for c in columns if c in
-                                            conformed.table.column_names])
-            table = table.append_column(ROW, pa.array(conformed.row_number, pa.int64()))
-            buffer = io.BytesIO()
-            pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False,
-                                                              quoting_style="needed"))
-            copy.write(buffer.getbuffer())
+            wanted = columns + [c for c in conformed.table.column_names
+                                if c not in columns]
+            if copy is None or not set(wanted) <= set(copy_columns):
+                # A COPY's columns are fixed: a batch with a new channel (JSON lines may
+                # add one at any line) closes it and opens one with the channel added.
+                if copy is not None:
+                    copy_stack.close()
+                copy_columns = list(dict.fromkeys(copy_columns + wanted))
+                if source.channel_columns:
+                    _add_channels(cur, source, copy_columns[len(columns):])
+                copy_stack = stack.enter_context(ExitStack())
+                # Binary COPY (pgpq encodes Arrow columns): the server parses no text at all.
+                schema = pa.schema([(c, _ARROW_TYPES.get(c, pa.float64()))
+                                    for c in copy_columns] + [(ROW, pa.int64())])
+                encoder = ArrowToPostgresBinaryEncoder(schema)
+                copy = copy_stack.enter_context(cur.copy(
+                    sql.SQL("copy {} ({}) from stdin with (format binary)").format(
+                        sql.Identifier("raw", source.name),
+                        sql.SQL(", ").join(sql.Identifier(c)
+                                           for c in copy_columns + [ROW])),
+                    writer=QueuedLibpqWriter(cur)))
+                copy.write(encoder.write_header())
+                # Runs before the COPY ends, and only when no error is on its way.
+                copy_stack.push(lambda kind, *_, copy=copy, encoder=encoder:
+                                kind is None and copy.write(encoder.finish()))
+            table = conformed.table
+            batch = pa.RecordBatch.from_arrays(
+                [table.column(c).combine_chunks() if c in table.column_names
+                 else pa.nulls(rows, pa.float64()) for c in copy_columns]
+                + [pa.array(conformed.row_number, pa.int64())], schema=schema)
+            copy.write(encoder.write_batch(batch))
             loaded += rows
     return FileLoad(landed.uri, day, loaded, rejected, tuple(sorted(ignored)), rejected_lines)
 

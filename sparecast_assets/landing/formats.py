@@ -67,6 +67,7 @@ class RawBatch:
     nested: dict[str, np.ndarray] = field(default_factory=dict)
     # Rows the reader could not split into the file's columns.
     rejected: list[Rejected] = field(default_factory=list)
+    uri: str = ""
 
 
 def _compression(fmt: str) -> str | None:
@@ -81,13 +82,16 @@ def read_batches(path: Path, fmt: str, options: SourceOptions, uri: str) -> Iter
             "a file with at least a header row to say 'no rows for this day'")
     try:
         if fmt in ("csv", "csv.gz"):
-            yield from _CsvReader(path, fmt, options, uri).batches()
+            batches = _CsvReader(path, fmt, options, uri).batches()
         elif fmt in ("jsonl", "jsonl.gz"):
-            yield from _json_lines(path, fmt, options, uri)
+            batches = _json_lines(path, fmt, options, uri)
         elif fmt == "parquet":
-            yield from _parquet(path, uri)
+            batches = _parquet(path, uri)
         else:
             raise LandedFileError(f"{uri}: unsupported format {fmt!r}")
+        for batch in batches:
+            batch.uri = uri
+            yield batch
     except LandedFileError:
         raise
     except (pa.ArrowInvalid, pa.ArrowException, OSError, EOFError, UnicodeDecodeError,
@@ -189,6 +193,7 @@ class _CsvReader:
         seen_rows = seen_newlines = data_rows = 0
         located: list[tuple[int, int, str]] = []  # (line, lines spanned, text)
         unnumbered: list[int] = []  # indexes into located still waiting for a row number
+        unknown_lines: set[int] = set()  # located records whose line is an estimate
         while True:
             try:
                 record_batch = reader.read_next_batch()
@@ -207,6 +212,13 @@ class _CsvReader:
             while len(located) < len(self.malformed):
                 text = self.malformed[len(located)]
                 line = locator.locate(text)
+                if line is None:
+                    # Not found byte for byte (the parser saw the text after transcoding):
+                    # placed after the last known position, reported without a line.
+                    estimate = (located[-1][0] + located[-1][1] if located
+                                else 2 + seen_rows + seen_newlines)
+                    unknown_lines.add(len(located))
+                    line = estimate
                 located.append((line, text.count("\n") + 1, text))
                 unnumbered.append(len(located) - 1)
             newlines = np.zeros(rows, dtype=np.int64)
@@ -231,7 +243,8 @@ class _CsvReader:
                 if len(data_base) and occupied[index] > data_base[-1]:
                     continue  # after this batch's rows: numbered with a later batch
                 rows_before = data_rows + int(np.searchsorted(data_base, occupied[index]))
-                rejected.append(self._malformed(text, line, rows_before + index + 1, len(names)))
+                rejected.append(self._malformed(text, None if index in unknown_lines else line,
+                                                rows_before + index + 1, len(names)))
                 unnumbered.remove(index)
 
             seen_rows += rows
@@ -240,8 +253,9 @@ class _CsvReader:
             kept = table.filter(pa.array(keep))
             yield RawBatch(kept, row_numbers, lines[keep], self._raw_line(kept, delimiter),
                            rejected=rejected)
-        rejected = [self._malformed(located[i][2], located[i][0], data_rows + i + 1, len(names))
-                    for i in unnumbered]
+        rejected = [self._malformed(located[i][2],
+                                    None if i in unknown_lines else located[i][0],
+                                    data_rows + i + 1, len(names)) for i in unnumbered]
         if rejected:
             yield RawBatch(pa.table({n: pa.array([], pa.string()) for n in names}),
                            np.array([], np.int64), np.array([], np.int64), lambda i: "",

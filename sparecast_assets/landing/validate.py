@@ -8,7 +8,6 @@ Arrow cast per column); only a column with a bad value falls back to locating it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sparecast_assets.landing.contract import Column, Source
-from sparecast_assets.landing.formats import RawBatch, Rejected
+from sparecast_assets.landing.formats import LandedFileError, RawBatch, Rejected
 from sparecast_assets.landing.options import SourceOptions
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -29,13 +28,17 @@ FUTURE_SLACK = timedelta(days=1)
 # Matches extended (06:00:00) and basic (060000) times, with or without minutes and seconds.
 OFFSET = r"[T ]\d\d(:?\d\d(:?\d\d([.,]\d+)?)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 TIMESTAMP_EXAMPLE = "an ISO 8601 timestamp (e.g. 2025-01-31 14:05:00)"
+# Each telemetry channel becomes a column of raw.telemetry: Postgres names hold 63 bytes, and
+# the lineage columns are taken.
+MAX_CHANNEL_BYTES = 63
+RESERVED_CHANNELS = frozenset({"_partition_date", "_source_file", "_row_number", "_loaded_at"})
 
 
 @dataclass
 class Conformed:
     """A batch's rows that meet the contract, typed, and the ones that do not."""
 
-    table: pa.Table  # the contract's columns (telemetry: plus ``readings``), typed
+    table: pa.Table  # the contract's columns (telemetry: plus one per channel), typed
     row_number: np.ndarray
     rejected: list[Rejected]
     ignored_columns: list[str]
@@ -99,7 +102,7 @@ def _text(cells: pa.ChunkedArray, column: Column, nested: np.ndarray | None,
 
 
 def _number(cells: pa.ChunkedArray, name: str, options: SourceOptions,
-            problems: _Problems) -> pa.ChunkedArray:
+            problems: _Problems) -> tuple[pa.ChunkedArray, None]:
     """Cells as float64; cells that are not finite numbers become null and a problem."""
     values = None
     if options.decimal == ".":
@@ -126,7 +129,7 @@ def _number(cells: pa.ChunkedArray, name: str, options: SourceOptions,
         show = _shown(cells)
         problems.add(bad, name, lambda i: f"{show(i)} is not a finite number")
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), values)
-    return values
+    return values, None
 
 
 def _bounds(values: pa.ChunkedArray, cells: pa.ChunkedArray, column: Column,
@@ -233,22 +236,6 @@ def _timestamp(cells: pa.ChunkedArray, column: Column, options: SourceOptions, n
     return pa.array(result, pa.timestamp("us")).cast(TIMESTAMP)
 
 
-def _readings(channels: dict[str, pa.Array]) -> pa.Array:
-    """One JSON object per row, channel -> value, built without a Python loop; a missing
-    reading is left out, not null."""
-    # Pieces of absent readings are empty; a unit separator (which JSON output never holds
-    # unescaped) joins them, and runs of it collapse to the commas between present ones.
-    pieces = [pc.fill_null(pc.binary_join_element_wise(
-        pa.scalar(json.dumps(name) + ":"), pc.cast(values, pa.string()), ""), "")
-        for name, values in channels.items()]
-    if not pieces:
-        return None
-    body = pc.binary_join_element_wise(*pieces, "\x1f")
-    body = pc.utf8_trim(pc.replace_substring_regex(body, "\x1f+", "\x1f"), "\x1f")
-    body = pc.replace_substring(body, "\x1f", ",")
-    return pc.binary_join_element_wise("{", body, "}", "")
-
-
 def conform(batch: RawBatch, source: Source, options: SourceOptions, now: datetime | None = None
             ) -> Conformed:
     """Type the batch's cells against ``source``'s contract; rows with any problem are
@@ -276,7 +263,7 @@ def conform(batch: RawBatch, source: Source, options: SourceOptions, now: dateti
         if nested is not None:
             problems.add(nested, column.name, lambda i: "is a nested value (object or list)")
         if column.kind in ("number", "integer"):
-            values = _number(cells, column.name, options, problems)
+            values, _ = _number(cells, column.name, options, problems)
             _bounds(values, cells, column, problems)
             typed[column.name] = values
         elif column.kind == "timestamp":
@@ -287,15 +274,16 @@ def conform(batch: RawBatch, source: Source, options: SourceOptions, now: dateti
     extra = [contract for contract in names if contract not in declared]
     ignored = []
     if source.channel_columns:
-        channels = {}
         for name in extra:
+            if name in RESERVED_CHANNELS or len(name.encode()) > MAX_CHANNEL_BYTES:
+                raise LandedFileError(
+                    f"{batch.uri}: column {name!r} cannot be a sensor channel: "
+                    + ("the name is reserved for lineage" if name in RESERVED_CHANNELS else
+                       f"names are limited to {MAX_CHANNEL_BYTES} bytes"))
             cells = batch.table.column(names[name])
             if name in batch.nested:
                 problems.add(batch.nested[name], name, lambda i: "is a nested value")
-            channels[name] = _number(cells, name, options, problems)
-        readings = _readings(channels)
-        typed["readings"] = readings if readings is not None else pa.array(
-            ["{}"] * rows, pa.string())
+            typed[name] = _number(cells, name, options, problems)[0]
     else:
         ignored = extra
 
