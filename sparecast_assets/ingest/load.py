@@ -19,8 +19,8 @@ from datetime import date, datetime, timezone
 
 import psycopg
 import pyarrow as pa
-from psycopg import sql
 from pgpq import ArrowToPostgresBinaryEncoder
+from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from sparecast_assets.db import lock_ddl
@@ -237,7 +237,7 @@ def _copy_file(cur: psycopg.Cursor, landing: Landing, landed, source: Source,
     header_checked = landed.key.format.startswith("jsonl")  # JSON lines: checked per row
     cur.execute("select set_config('sparecast.source_file', %s, true), "
                 "set_config('sparecast.partition_date', %s, true)", (landed.uri, day.isoformat()))
-    copy, copy_columns = None, []
+    copy, copy_stack, copy_columns = None, None, []
     with ExitStack() as stack:
         path = stack.enter_context(landing.local_path(landed.key.relative_key, landed.etag))
         for batch in read_batches(path, landed.key.format, options, landed.uri):
