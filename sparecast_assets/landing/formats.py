@@ -33,8 +33,10 @@ import pyarrow.parquet as pq
 
 from sparecast_assets.landing.options import SourceOptions
 
-# Bytes the CSV reader parses at a time; a batch holds one block's rows.
-CSV_BLOCK_BYTES = 16 << 20
+# Bytes the CSV reader parses at a time; a batch holds one block's rows. Arrow's streaming
+# reader reads up to 32 blocks ahead of the parser, so this bounds the reader's memory at about
+# 32 x 4 MB whatever the file's size.
+CSV_BLOCK_BYTES = 4 << 20
 JSON_LINES_PER_BATCH = 50_000
 PARQUET_ROWS_PER_BATCH = 250_000
 DELIMITERS = (",", ";", "\t", "|")
