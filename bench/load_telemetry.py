@@ -3,7 +3,7 @@
 - reference: a plain ``\\copy`` of the same file through psql into a table of its columns
   (no validation, no lineage, no quarantine);
 - sparecast: ``load_window`` (streaming read, contract checks, UTC normalisation, channels
-  packed into jsonb, lineage columns, ledger, one transaction).
+  as double precision columns, lineage columns, ledger, binary COPY in one transaction).
 
 Each runs in its own process, so its peak memory (max RSS, from /usr/bin/time) is its own;
 Postgres's server processes are not counted in either. Usage:
