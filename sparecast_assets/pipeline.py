@@ -36,6 +36,9 @@ class RunSummary:
     horizon_days: int = 0
     # (part_id, expected units over the horizon), largest first
     forecast_preview: list[tuple[str, float]] = field(default_factory=list)
+    inventory_rows: int = 0
+    inventory_to_order: int = 0
+    inventory_exceptions: int = 0
     skipped_keys: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -220,6 +223,10 @@ def _collect(result, summary: RunSummary) -> None:
             summary.forecast_parts = int(meta.get("parts", 0))
             summary.as_of_date = str(meta.get("as_of_date", ""))
             summary.horizon_days = int(meta.get("horizon_days", 0))
+        elif key == ["inventory_recommendations"]:
+            summary.inventory_rows = int(meta.get("dagster/row_count", 0))
+            summary.inventory_to_order = int(meta.get("parts_to_order", 0))
+            summary.inventory_exceptions = int(meta.get("exceptions", 0))
 
 
 def _plural(count: int, word: str) -> str:
@@ -239,15 +246,16 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"    {source:<12}{rows:>12,}  ({files}"
                      + (f", {rejected:,} rejected rows)" if rejected else ")"))
     if summary.backtest:
-        lines.append("  backtest, daily demand per part in units, rolling origins:")
-        lines.append(f"    {'method':<20}{'MAE':>10}{'RMSE':>10}{'bias':>10}{'horizon-total MAE':>20}")
-        for method, m in summary.backtest.items():
-            lines.append(f"    {method:<20}{m.get('mae', 0):>10.4f}{m.get('rmse', 0):>10.4f}"
-                         f"{m.get('bias', 0):>10.4f}{m.get('horizon_total_mae', 0):>20.3f}")
-        best = min(summary.backtest, key=lambda k: summary.backtest[k].get("horizon_total_mae", 0))
-        if best != "lightgbm":
-            lines.append(f"    note: {best} beat lightgbm on horizon-total MAE in this backtest; "
-                         "the forecast below is lightgbm's")
+        lines.append("  backtest, daily demand per part, rolling origins (lower is better):")
+        lines.append(f"    {'method':<22}{'WQL':>8}{'MASE':>8}{'RMSSE':>8}{'bias':>8}")
+        ranked = sorted(summary.backtest, key=lambda k: summary.backtest[k].get("wql", 0))
+        for method in ranked:
+            m = summary.backtest[method]
+            lines.append(f"    {method:<22}{m.get('wql', 0):>8.3f}{m.get('mase', 0):>8.3f}"
+                         f"{m.get('rmsse', 0):>8.3f}{m.get('bias', 0):>+8.3f}")
+        if ranked[0] != "sparecast":
+            lines.append(f"    note: {ranked[0]} beat sparecast on WQL in this backtest; the "
+                         "forecast below is sparecast's")
     lines.append(f"  model      {summary.model_version}")
     if summary.forecast_preview:
         lines.append(f"  forecast as of {summary.as_of_date}, expected units over the next "
@@ -258,6 +266,9 @@ def format_summary(summary: RunSummary) -> str:
     lines += [
         f"  written    {summary.forecast_rows:,} rows to analytics.part_demand_forecast "
         f"(one per part and day ahead)",
+        f"  inventory  {summary.inventory_rows:,} part-locations in "
+        f"analytics.inventory_recommendations, {summary.inventory_to_order:,} to order, "
+        f"{summary.inventory_exceptions:,} at risk in analytics.inventory_exceptions",
         f"  database   {summary.database}",
         "  next: `sparecast query \"select * from analytics.part_demand_forecast limit 20\"`, or "
         "`dagster dev` from the repository root to browse the assets",

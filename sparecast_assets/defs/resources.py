@@ -40,6 +40,22 @@ class ForecastSettings(dg.ConfigurableResource):
     horizon_days: int = 28
     backtest_folds: int = 3
 
+def default_artifacts_uri() -> str:
+    return os.environ.get("SPARECAST_ARTIFACTS") or str(db.sparecast_home() / "artifacts")
+
+
+def model_io_manager(uri: str):
+    """Where trained models are kept: a local folder, or ``s3://bucket/prefix`` (through
+    dagster-aws, with the same AWS_ENDPOINT_URL_S3 as the landing zone)."""
+    if uri.startswith("s3://"):
+        from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        return S3PickleIOManager(s3_resource=S3Resource(), s3_bucket=bucket,
+                                 s3_prefix=prefix.strip("/") or "sparecast-artifacts")
+    return dg.FilesystemIOManager(base_dir=uri)
+
+
 def default_landing_uri() -> str:
     return os.environ.get("SPARECAST_LANDING") or str(db.sparecast_home() / "landing")
 
@@ -50,6 +66,7 @@ def resources() -> dg.Definitions:
             "landing": LandingZone(uri=default_landing_uri()),
             "postgres": PostgresResource(),
             "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR)),
+            "model_io_manager": model_io_manager(default_artifacts_uri()),
             "forecast_settings": ForecastSettings(
                 horizon_days=int(os.environ.get("SPARECAST_HORIZON_DAYS", "28"))),
         }

@@ -1,4 +1,4 @@
-"""Read model inputs from the marts; write model runs and forecasts."""
+"""Read model inputs from the marts; write model runs, forecasts and their drivers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import json
 import pandas as pd
 import psycopg
 
-from sparecast_assets.forecasting.model import TrainedModel
+from sparecast_assets.forecasting.core import QUANTILE_COLUMNS, CoreModel
+
+# demand_p10 ... demand_p99: the forecast's quantiles of one day's demand, in units.
+QUANTILE_COLUMNS_SQL = [f"demand_p{column[1:]}" for column in QUANTILE_COLUMNS.values()]
 
 FORECAST_DDL = """
 create table if not exists analytics.part_demand_forecast (
@@ -24,6 +27,24 @@ create table if not exists analytics.part_demand_forecast (
     primary key (as_of_date, part_id, target_date)
 )
 """
+# Tables made before the forecast carried every quantile and the demand class gain the
+# columns; their old rows keep nulls there.
+FORECAST_MIGRATION = "".join(
+    f"alter table analytics.part_demand_forecast add column if not exists {column} "
+    "double precision;\n" for column in QUANTILE_COLUMNS_SQL
+) + "alter table analytics.part_demand_forecast add column if not exists demand_class text;\n"
+
+DRIVERS_DDL = """
+create table if not exists analytics.part_demand_drivers (
+    as_of_date date not null,
+    part_id text not null,
+    rank integer not null,
+    feature text not null,
+    contribution double precision not null,
+    model_version text not null,
+    primary key (as_of_date, part_id, rank)
+)
+"""
 
 MODEL_RUNS_DDL = """
 create table if not exists ml.model_runs (
@@ -36,7 +57,9 @@ create table if not exists ml.model_runs (
     params jsonb not null,
     features jsonb not null,
     backtest jsonb not null
-)
+);
+alter table ml.model_runs add column if not exists training_rows bigint;
+alter table ml.model_runs add column if not exists artifact_uri text
 """
 
 
@@ -64,41 +87,66 @@ def read_model_inputs(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
         group by carried.part_id, s.reading_date, s.sensor""")
     numeric = fleet.columns.drop(["part_id", "activity_date"])
     fleet[numeric] = fleet[numeric].astype(float)
-    return {"demand": demand, "fleet": fleet, "sensors": sensors}
+    # Attributes the model may learn from: how critical the part is, what it costs, how long
+    # it takes to get (missing where the parts master data has not landed).
+    parts = _frame(conn, """
+        select part_id, criticality,
+               unit_cost::double precision as unit_cost,
+               lead_time_days::double precision as lead_time_days
+        from dbt.dim_parts""")
+    return {"demand": demand, "fleet": fleet, "sensors": sensors, "parts": parts}
 
 
-def record_model_run(conn: psycopg.Connection, model: TrainedModel, horizon_days: int,
-                     backtest: dict) -> None:
+def record_model_run(conn: psycopg.Connection, model: CoreModel, training_start, training_end,
+                     backtest: dict, artifact_uri: str | None = None) -> None:
+    """One row per trained model: its version, training window, parameters, features and the
+    backtest of every method (sparecast and the baselines)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(MODEL_RUNS_DDL)
         cur.execute(
             """
             insert into ml.model_runs (model_version, training_start, training_end, horizon_days,
-                                       dispersion, params, features, backtest)
-            values (%s, %s, %s, %s, %s, %s, %s, %s)
+                                       dispersion, params, features, backtest, training_rows,
+                                       artifact_uri)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             on conflict (model_version) do update set
-                trained_at = now(), backtest = excluded.backtest
+                trained_at = now(), backtest = excluded.backtest,
+                artifact_uri = coalesce(excluded.artifact_uri, ml.model_runs.artifact_uri)
             """,
-            (model.version, model.training_start.date(), model.training_end.date(), horizon_days,
-             model.dispersion, json.dumps(model.params), json.dumps(model.features),
-             json.dumps(backtest)),
+            (model.version, training_start, training_end, model.horizon, model.dispersion,
+             json.dumps(model.params), json.dumps(model.names), json.dumps(backtest),
+             model.training_rows, artifact_uri),
         )
 
 
-def write_forecast(conn: psycopg.Connection, forecast: pd.DataFrame) -> int:
-    """Replace the forecast of the as-of dates in ``forecast``; other as-of dates stay."""
-    columns = ["as_of_date", "part_id", "target_date", "horizon_days", "demand_mean",
-               "demand_p50", "demand_p90", "model_version"]
+def _copy_frame(cur: psycopg.Cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     buffer = io.StringIO()
-    forecast[columns].to_csv(buffer, header=False, index=False)
+    frame[columns].to_csv(buffer, header=False, index=False)
+    with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+        copy.write(buffer.getvalue())
+
+
+def write_forecast(conn: psycopg.Connection, forecast: pd.DataFrame,
+                   drivers: pd.DataFrame | None = None) -> int:
+    """Replace the forecast (and its drivers) of the as-of dates in ``forecast`` in one
+    transaction; other as-of dates stay. Quantile columns the frame lacks stay null."""
+    columns = ["as_of_date", "part_id", "target_date", "horizon_days", "demand_mean",
+               *[c for c in QUANTILE_COLUMNS_SQL if c in forecast.columns],
+               *[c for c in ("demand_class",) if c in forecast.columns], "model_version"]
     as_of_dates = sorted(set(forecast["as_of_date"]))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(FORECAST_DDL)
+        cur.execute(FORECAST_MIGRATION)
+        cur.execute(DRIVERS_DDL)
         cur.execute("delete from analytics.part_demand_forecast where as_of_date = any(%s)",
                     (as_of_dates,))
-        with cur.copy(f"copy analytics.part_demand_forecast ({', '.join(columns)}) "
-                      "from stdin with (format csv)") as copy:
-            copy.write(buffer.getvalue())
+        cur.execute("delete from analytics.part_demand_drivers where as_of_date = any(%s)",
+                    (as_of_dates,))
+        _copy_frame(cur, "analytics.part_demand_forecast", forecast, columns)
+        if drivers is not None and len(drivers):
+            _copy_frame(cur, "analytics.part_demand_drivers", drivers,
+                        ["as_of_date", "part_id", "rank", "feature", "contribution",
+                         "model_version"])
     return len(forecast)
 
 
@@ -110,8 +158,14 @@ def forecast_problems(conn: psycopg.Connection, active_days: int = 365) -> dict[
         return {"as_of_date": "none", "forecast_rows": 0}
     negative, unordered, rows = conn.execute(
         """
-        select count(*) filter (where least(demand_mean, demand_p50, demand_p90) < 0),
-               count(*) filter (where demand_p50 > demand_p90),
+        select count(*) filter (where least(demand_mean, demand_p10, demand_p50, demand_p90,
+                                            demand_p99) < 0),
+               count(*) filter (where demand_p50 > demand_p90
+                                   or demand_p10 > demand_p20 or demand_p20 > demand_p30
+                                   or demand_p30 > demand_p40 or demand_p40 > demand_p50
+                                   or demand_p90 > demand_p95 or demand_p95 > demand_p99
+                                   or demand_p50 > demand_p60 or demand_p60 > demand_p70
+                                   or demand_p70 > demand_p80 or demand_p80 > demand_p90),
                count(*)
         from analytics.part_demand_forecast where as_of_date = %s
         """, (as_of,)).fetchone()
