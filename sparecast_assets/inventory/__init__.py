@@ -1,0 +1,1 @@
+"""Stocking decisions from demand forecasts: lead-time demand, policies, simulation, tables."""

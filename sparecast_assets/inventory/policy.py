@@ -1,0 +1,424 @@
+"""Stocking levels for a part at a location: reorder point, order-up-to level, safety stock,
+the order to place now, and the risk, cover, excess and dead stock figures around them.
+
+Grain: one part at one location on one as-of date. Inputs are two demand distributions in
+whole units (:mod:`sparecast_assets.inventory.demand`): over the lead time L (D_L) and over the
+lead time plus the review period R (D_LR). R is how often the part is ordered (a planner's
+weekly order round, or one period in the simulator).
+
+The rules:
+
+- **Cycle service level target** alpha: reorder point s = the alpha quantile of D_L; order-up-
+  to level S = the alpha quantile of D_LR.
+- **Fill-rate target** beta, for the periodic-review order-up-to (R, S) policy with
+  backorders: the expected fill rate of level S is
+
+      fill_rate(S) = 1 - (E[(D_LR - S)^+] - E[(D_L - S)^+]) / E[D_R],   E[D_R] = E[D_LR] - E[D_L]
+
+  (Silver, Pyke & Thomas, *Inventory and Production Management in Supply Chains*, 4th ed.,
+  2017, section 6.7; Axsaeter, *Inventory Control*, 3rd ed., 2015, section 5.11). The second
+  term removes the shortage already backordered before the cycle began, which the textbook
+  approximation 1 - E[(D_LR - S)^+] / E[D_R] counts again; for lumpy demand, where a single
+  order can exceed S, the difference is large. The expectations are taken on the discrete
+  distributions, so no normal or gamma shape is assumed. S is the smallest level meeting beta.
+  The reorder point is then the smallest s < S whose (s, S) cycle meets beta with the same
+  formula over the lead time and an order of S - s:
+  1 - (E[(D_L - s)^+] - E[(D_L - S)^+]) / (S - s) >= beta (Hadley & Whitin's shortage per
+  cycle; the undershoot of s is ignored), or S - 1 when none does.
+- **Safety stock** = s - E[D_L] (negative when the target needs less than the mean, which
+  happens for slow parts at modest targets).
+- **Order** when the inventory position (on hand + on order - backorders) is at or below s: the
+  smallest multiple of the pack size that is >= max(S - position, MOQ). At-or-below, not below:
+  a part whose reorder point is 0 and that has nothing would otherwise never be ordered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from sparecast_assets.inventory.demand import (
+    DemandDistribution, demand_over, period_pmfs_for, pmf_from_quantiles, quantile_columns, thin)
+
+CYCLE_SERVICE = "cycle_service"
+FILL_RATE = "fill_rate"
+SERVICE_MEASURES = (CYCLE_SERVICE, FILL_RATE)
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """What the planner configures. Defaults are what a part without data gets; a row that used
+    one says so in its data_flags."""
+
+    service_measure: str = FILL_RATE
+    # Target service level by criticality (the parts source's high / medium / low).
+    service_targets: dict[str, float] = field(
+        default_factory=lambda: {"high": 0.99, "medium": 0.95, "low": 0.90})
+    default_criticality: str = "medium"
+    default_lead_time_days: float = 14.0
+    # 1.0 makes every value column a count of units when costs are unknown.
+    default_unit_cost: float = 1.0
+    review_period_days: float = 7.0
+    # Excess = on hand beyond the order-up-to level plus this many days of mean demand.
+    excess_horizon_days: float = 90.0
+    # Dead stock: stock with no demand at the location in this many days.
+    dead_stock_days: int = 365
+    # A daily forecast repeats its last week beyond its horizon (keeps the weekday pattern).
+    forecast_season: int = 7
+
+    def __post_init__(self):
+        if self.service_measure not in SERVICE_MEASURES:
+            raise ValueError(f"service_measure must be one of {SERVICE_MEASURES}, got "
+                             f"{self.service_measure!r}")
+        for criticality, level in self.service_targets.items():
+            if not 0.0 < level < 1.0:
+                raise ValueError(f"service target for {criticality!r} must be within (0, 1), "
+                                 f"got {level}")
+        if self.default_criticality not in self.service_targets:
+            raise ValueError(f"default_criticality {self.default_criticality!r} has no target in "
+                             f"{sorted(self.service_targets)}")
+        for name in ("default_lead_time_days", "default_unit_cost", "excess_horizon_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.review_period_days <= 0 or self.dead_stock_days <= 0:
+            raise ValueError("review_period_days and dead_stock_days must be > 0")
+
+    def target_for(self, criticality: str | None) -> tuple[float, bool]:
+        """(target service level, whether the default criticality was used)."""
+        key = (criticality or "").strip().lower()
+        if key in self.service_targets:
+            return self.service_targets[key], False
+        return self.service_targets[self.default_criticality], True
+
+
+def expected_fill_rate(lead_time: DemandDistribution, protection: DemandDistribution,
+                       order_up_to) -> np.ndarray:
+    """Expected fill rate of an (R, S) policy at each order-up-to level S (see the module
+    docstring for the formula). 1 where no demand is expected in the review period."""
+    review_demand = protection.mean - lead_time.mean
+    if review_demand <= 1e-12:
+        return np.ones_like(np.asarray(order_up_to, dtype=float))
+    short = protection.expected_shortage(order_up_to) - lead_time.expected_shortage(order_up_to)
+    return np.clip(1.0 - short / review_demand, 0.0, 1.0)
+
+
+def order_up_to_for_fill_rate(lead_time: DemandDistribution, protection: DemandDistribution,
+                              target):
+    """The smallest order-up-to level whose expected fill rate is >= target (an int; an array
+    of them for an array of targets)."""
+    levels = np.arange(protection.max_units + 1)
+    rate = expected_fill_rate(lead_time, protection, levels)
+    # The rate never falls as S grows, and at S = the largest possible demand nothing is short:
+    # the first level at or above the target exists (the clip keeps round-off from missing it).
+    found = np.searchsorted(np.maximum.accumulate(rate), np.asarray(target) - 1e-12, side="left")
+    found = np.minimum(found, protection.max_units)
+    return int(found) if np.ndim(found) == 0 else found.astype(int)
+
+
+def reorder_point_for_fill_rate(lead_time: DemandDistribution, order_up_to: int,
+                                target: float) -> int:
+    """The smallest s < S whose (s, S) cycle meets the fill-rate target (module docstring);
+    0 when S is 0."""
+    if order_up_to <= 0:
+        return 0
+    s = np.arange(order_up_to)
+    short = lead_time.expected_shortage(s) - lead_time.expected_shortage(order_up_to)
+    meets = np.flatnonzero(1.0 - short / (order_up_to - s) >= target - 1e-12)
+    return int(meets[0]) if meets.size else order_up_to - 1
+
+
+@dataclass(frozen=True)
+class StockLevels:
+    reorder_point: int
+    order_up_to_level: int
+    safety_stock: float
+    lead_time_demand_mean: float
+    protection_demand_mean: float
+    expected_fill_rate: float
+    expected_cycle_service_level: float
+
+
+def order_up_to_levels(lead_time: DemandDistribution, protection: DemandDistribution,
+                       targets, measure: str = FILL_RATE) -> np.ndarray:
+    """The order-up-to level of :func:`stock_levels` for several targets at once."""
+    targets = np.asarray(targets, dtype=float)
+    if measure == FILL_RATE:
+        return order_up_to_for_fill_rate(lead_time, protection, targets)
+    if measure == CYCLE_SERVICE:
+        return np.array([max(protection.quantile(t), lead_time.quantile(t)) for t in targets])
+    raise ValueError(f"measure must be one of {SERVICE_MEASURES}, got {measure!r}")
+
+
+def stock_levels(lead_time: DemandDistribution, protection: DemandDistribution, target: float,
+                 measure: str = FILL_RATE) -> StockLevels:
+    """Reorder point, order-up-to level and safety stock for one service target."""
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be within (0, 1), got {target}")
+    if measure == CYCLE_SERVICE:
+        reorder_point = lead_time.quantile(target)
+        order_up_to = max(protection.quantile(target), reorder_point)
+    elif measure == FILL_RATE:
+        order_up_to = order_up_to_for_fill_rate(lead_time, protection, target)
+        reorder_point = reorder_point_for_fill_rate(lead_time, order_up_to, target)
+    else:
+        raise ValueError(f"measure must be one of {SERVICE_MEASURES}, got {measure!r}")
+    return StockLevels(
+        reorder_point=reorder_point,
+        order_up_to_level=order_up_to,
+        safety_stock=reorder_point - lead_time.mean,
+        lead_time_demand_mean=lead_time.mean,
+        protection_demand_mean=protection.mean,
+        expected_fill_rate=float(expected_fill_rate(lead_time, protection, [order_up_to])[0]),
+        expected_cycle_service_level=protection.probability_at_most(order_up_to),
+    )
+
+
+def order_quantity(order_up_to: float, reorder_point: float, inventory_position: float,
+                   min_order_qty: float = 0.0, pack_size: float = 1.0) -> float:
+    """Units to order now: 0 when the position is above the reorder point; otherwise the
+    smallest multiple of ``pack_size`` that is at least max(order_up_to - position, MOQ).
+
+    Example: S 17, position 3, MOQ 10, pack 4 -> need 14 >= MOQ -> 16 (four packs). With
+    MOQ 18 instead -> 20 (MOQ first, then whole packs, so both hold)."""
+    if pack_size <= 0:
+        raise ValueError(f"pack_size must be > 0, got {pack_size}")
+    if min_order_qty < 0:
+        raise ValueError(f"min_order_qty must be >= 0, got {min_order_qty}")
+    if inventory_position > reorder_point:
+        return 0.0
+    needed = order_up_to - inventory_position
+    if needed <= 0:
+        return 0.0
+    units = max(needed, min_order_qty)
+    packs = math.ceil(units / pack_size - 1e-9)
+    return float(packs * pack_size)
+
+
+# The columns of one recommendation, in table order (store.py's DDL follows it).
+RECOMMENDATION_COLUMNS = [
+    "as_of_date", "part_id", "location_id", "model_version", "criticality", "service_measure",
+    "service_target", "lead_time_days", "review_period_days", "unit_cost", "min_order_qty",
+    "pack_size", "inventory_snapshot_date", "on_hand", "on_order", "inventory_position",
+    "demand_share", "mean_daily_demand", "lead_time_demand_mean", "safety_stock",
+    "reorder_point", "order_up_to_level", "expected_fill_rate", "expected_cycle_service_level",
+    "recommended_order_qty", "recommended_order_value", "stockout_probability",
+    "expected_units_short", "value_at_risk", "days_of_cover", "projected_stockout_date",
+    "excess_units", "excess_value", "last_demand_date", "dead_stock_units", "dead_stock_value",
+    "data_flags",
+]
+# Where a part has no stock record at any location and no located usage.
+UNKNOWN_LOCATION = "unknown"
+
+
+def _value(value, default=None):
+    """The value, or ``default`` when it is missing (None, NaN, NaT, NA)."""
+    return default if value is None or pd.isna(value) else value
+
+
+def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFrame,
+              location_demand: pd.DataFrame, as_of_date: date, history_start: date | None,
+              settings: InventorySettings = InventorySettings()) -> pd.DataFrame:
+    """One row per part and location (RECOMMENDATION_COLUMNS) for one as-of date.
+
+    Inputs, one as-of date:
+
+    - ``forecast``: part_id, horizon_days (1..H, daily steps), demand_mean, the quantile
+      columns demand_p10 ... demand_p99 (any two or more levels), model_version.
+    - ``parts``: part_id, unit_cost, lead_time_days, min_order_qty, pack_size, criticality.
+    - ``inventory``: the newest count per part and location: part_id, location_id,
+      snapshot_date, on_hand, on_order.
+    - ``location_demand``: part_id, location_id (None for usage on a machine without a
+      location), units (consumed in the last ``dead_stock_days``), last_demand_date (ever).
+    - ``history_start``: the first day of demand history; stock is only called dead when the
+      history covers the whole dead-stock window.
+
+    Rules (each use of a default is named in ``data_flags``, comma-separated):
+
+    - Rows: every location that holds a count of the part, plus every location that used it in
+      the window without a count (on hand and on order 0, flag ``no_inventory_snapshot``); a
+      part with neither gets one row at location 'unknown' with the same flag. A part with
+      stock but no forecast is taken as having no demand (flag ``no_forecast``), so its excess
+      and dead stock still show; its model_version is empty.
+    - The part's forecast is for all locations together. A location's demand is the part's
+      thinned by the location's share of the part's located units in the window (each unit
+      independently, binomial thinning); with no located usage the share is split evenly
+      (flag ``demand_split_evenly`` when there is more than one location).
+    - Missing lead time, unit cost or criticality: the settings' defaults (flags
+      ``lead_time_default``, ``unit_cost_default``, ``criticality_default``); missing MOQ is
+      0 and missing pack size 1, which change nothing. A lead time plus review period longer
+      than the forecast repeats the forecast's last week (flag ``lead_time_beyond_forecast``).
+    - stockout_probability = P(D_L > on hand + on order): outstanding orders are taken to
+      arrive within the lead time, and an order placed today cannot arrive sooner.
+      expected_units_short = E[(D_L - on hand - on order)^+]; value_at_risk = that x unit cost.
+    - days_of_cover = on hand / mean daily demand and projected_stockout_date = as-of date +
+      whole days of cover: when on hand runs out if nothing arrives. Both empty without
+      demand.
+    - excess_units = on hand beyond S + ``excess_horizon_days`` of mean demand.
+    - dead stock: on hand at a location with no demand there in the last ``dead_stock_days``
+      (the part's last demand anywhere when no usage of it has a location).
+    """
+    required = {
+        "forecast": (forecast, {"part_id", "horizon_days", "demand_mean", "model_version"}),
+        "parts": (parts, {"part_id", "unit_cost", "lead_time_days", "min_order_qty",
+                          "pack_size", "criticality"}),
+        "inventory": (inventory, {"part_id", "location_id", "snapshot_date", "on_hand",
+                                  "on_order"}),
+        "location_demand": (location_demand, {"part_id", "location_id", "units",
+                                              "last_demand_date"}),
+    }
+    for name, (frame, columns) in required.items():
+        missing = columns - set(frame.columns)
+        if missing:
+            raise ValueError(f"{name} lacks column(s) {sorted(missing)}")
+    if forecast.duplicated(["part_id", "horizon_days"]).any():
+        raise ValueError("forecast has more than one row per part and horizon day: pass one "
+                         "as-of date")
+    levels = quantile_columns(forecast) if len(forecast) else {}
+    versions = sorted(set(forecast["model_version"].dropna()))
+    model_version = versions[-1] if len(versions) == 1 else ", ".join(versions) or None
+
+    by_part = {part: group.sort_values("horizon_days")
+               for part, group in forecast.groupby("part_id")}
+    attributes = parts.set_index("part_id")
+    part_ids = sorted(set(by_part) | set(inventory["part_id"]))
+    window_start = as_of_date - timedelta(days=settings.dead_stock_days - 1)
+    history_covers_window = history_start is not None and history_start <= window_start
+    rows = []
+
+    for part_id in part_ids:
+        flags: list[str] = []
+        attr = attributes.loc[part_id] if part_id in attributes.index else pd.Series(dtype=object)
+        lead_time = _value(attr.get("lead_time_days"))
+        if lead_time is None:
+            lead_time = settings.default_lead_time_days
+            flags.append("lead_time_default")
+        unit_cost = _value(attr.get("unit_cost"))
+        if unit_cost is None:
+            unit_cost = settings.default_unit_cost
+            flags.append("unit_cost_default")
+        criticality = _value(attr.get("criticality"))
+        target, defaulted = settings.target_for(criticality)
+        if defaulted:
+            criticality = settings.default_criticality
+            flags.append("criticality_default")
+        min_order_qty = float(_value(attr.get("min_order_qty"), 0.0))
+        pack_size = float(_value(attr.get("pack_size"), 1.0)) or 1.0
+        lead_time, unit_cost = float(lead_time), float(unit_cost)
+        review = settings.review_period_days
+
+        part_forecast = by_part.get(part_id)
+        if part_forecast is None:
+            flags.append("no_forecast")
+            lead_pmf = protection_pmf = np.array([1.0])
+            mean_daily = 0.0
+        else:
+            steps = part_forecast[list(levels.values())].to_numpy(float)
+            means = part_forecast["demand_mean"].to_numpy(float)
+            period_pmfs = [pmf_from_quantiles(list(levels), row, mean)
+                           for row, mean in zip(steps, means)]
+            covering, extended = period_pmfs_for(period_pmfs, lead_time + review,
+                                                 settings.forecast_season)
+            if extended:
+                flags.append("lead_time_beyond_forecast")
+            lead_pmf = demand_over(covering, lead_time)
+            protection_pmf = demand_over(covering, lead_time + review)
+            mean_daily = float(part_forecast["demand_mean"].mean())
+
+        stock = inventory[inventory["part_id"] == part_id].set_index("location_id")
+        used = location_demand[location_demand["part_id"] == part_id]
+        located = used[used["location_id"].notna()].set_index("location_id")
+        locations = sorted(set(stock.index) | set(located.index[located["units"] > 0]))
+        if not locations:
+            locations = [UNKNOWN_LOCATION]
+        located_units = located["units"].astype(float).reindex(locations).fillna(0.0)
+        if located_units.sum() > 0:
+            shares = located_units / located_units.sum()
+        else:
+            shares = pd.Series(1.0 / len(locations), index=locations)
+            if len(locations) > 1:
+                flags.append("demand_split_evenly")
+        part_last_demand = _value(used["last_demand_date"].max()) if len(used) else None
+
+        for location in locations:
+            row_flags = list(flags)
+            share = float(shares[location])
+            if location in stock.index:
+                count = stock.loc[location]
+                on_hand, on_order = float(count["on_hand"]), float(_value(count["on_order"], 0.0))
+                snapshot_date = count["snapshot_date"]
+            else:
+                on_hand, on_order, snapshot_date = 0.0, 0.0, None
+                row_flags.append("no_inventory_snapshot")
+            lead = DemandDistribution(thin(lead_pmf, share))
+            protection = DemandDistribution(thin(protection_pmf, share))
+            levels_here = stock_levels(lead, protection, target, settings.service_measure)
+            position = on_hand + on_order
+            quantity = order_quantity(levels_here.order_up_to_level, levels_here.reorder_point,
+                                      position, min_order_qty, pack_size)
+            short = float(lead.expected_shortage([position])[0])
+            daily = mean_daily * share
+            cover = on_hand / daily if daily > 0 else None
+
+            if location in located.index:
+                last_demand = _value(located.loc[location, "last_demand_date"])
+            else:
+                last_demand = None if len(located) else part_last_demand
+            dead = (on_hand > 0 and history_covers_window
+                    and (last_demand is None or last_demand < window_start))
+            excess = max(on_hand - (levels_here.order_up_to_level
+                                    + settings.excess_horizon_days * daily), 0.0)
+            rows.append({
+                "as_of_date": as_of_date, "part_id": part_id, "location_id": location,
+                "model_version": None if part_forecast is None else model_version,
+                "criticality": criticality,
+                "service_measure": settings.service_measure, "service_target": target,
+                "lead_time_days": lead_time, "review_period_days": review,
+                "unit_cost": unit_cost, "min_order_qty": min_order_qty, "pack_size": pack_size,
+                "inventory_snapshot_date": snapshot_date, "on_hand": on_hand,
+                "on_order": on_order, "inventory_position": position, "demand_share": share,
+                "mean_daily_demand": daily, "lead_time_demand_mean": lead.mean,
+                "safety_stock": levels_here.safety_stock,
+                "reorder_point": levels_here.reorder_point,
+                "order_up_to_level": levels_here.order_up_to_level,
+                "expected_fill_rate": levels_here.expected_fill_rate,
+                "expected_cycle_service_level": levels_here.expected_cycle_service_level,
+                "recommended_order_qty": quantity,
+                "recommended_order_value": quantity * unit_cost,
+                "stockout_probability": 1.0 - lead.probability_at_most(position),
+                "expected_units_short": short, "value_at_risk": short * unit_cost,
+                "days_of_cover": cover,
+                "projected_stockout_date": (as_of_date + timedelta(days=math.floor(cover))
+                                            if cover is not None else None),
+                "excess_units": excess, "excess_value": excess * unit_cost,
+                "last_demand_date": last_demand,
+                "dead_stock_units": on_hand if dead else 0.0,
+                "dead_stock_value": on_hand * unit_cost if dead else 0.0,
+                "data_flags": ",".join(row_flags),
+            })
+    return pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+
+
+def exceptions(recommendations: pd.DataFrame) -> pd.DataFrame:
+    """Parts at risk of stockout: the lead time's stockout probability exceeds what the part's
+    service target allows (1 - target), i.e. the position no longer protects the lead time at
+    the target; an order placed now arrives too late, so these need expediting or a transfer.
+    Sorted by value at risk (expected units short over the lead time x unit cost), largest
+    first, with their rank."""
+    at_risk = recommendations[recommendations["stockout_probability"]
+                              > 1.0 - recommendations["service_target"] + 1e-12]
+    at_risk = at_risk.sort_values(["value_at_risk", "stockout_probability", "part_id",
+                                   "location_id"], ascending=[False, False, True, True])
+    at_risk = at_risk.assign(risk_rank=np.arange(1, len(at_risk) + 1))
+    return at_risk[EXCEPTION_COLUMNS].reset_index(drop=True)
+
+
+EXCEPTION_COLUMNS = [
+    "as_of_date", "part_id", "location_id", "risk_rank", "value_at_risk", "expected_units_short",
+    "stockout_probability", "service_target", "criticality", "on_hand", "on_order",
+    "reorder_point", "order_up_to_level", "recommended_order_qty", "lead_time_days",
+    "projected_stockout_date", "unit_cost", "model_version", "data_flags",
+]

@@ -1,0 +1,322 @@
+"""Replay held-out demand through a periodic-review order-up-to policy driven by a forecaster.
+
+Grain: one item (part) per replay, one row per period; results are summed per forecaster and
+target over the items.
+
+The bookkeeping of one period t, in this order:
+
+1. Orders due at t arrive (an order placed at the review of period t - L arrives at the start
+   of period t; L whole periods, L = 0 arrives at once).
+2. Review: inventory position = net stock + on order, net stock = on hand - backorders. When it
+   is at or below the reorder point (below the order-up-to level S for the plain (R, S)
+   policy), order S - position, raised to the MOQ and rounded up to whole packs
+   (:func:`sparecast_assets.inventory.policy.order_quantity`).
+3. Demand: filled from on hand as far as it goes; the rest is **backordered** (net stock goes
+   negative) and filled when stock arrives. Backorders, not lost sales: spare parts that are
+   short are nearly always still needed, and the fill-rate formula of the policy assumes it.
+4. End of period: on hand = max(net, 0) is what is held (stock value = on hand x unit cost);
+   the period is a served cycle when no backorder is outstanding.
+
+Measured over periods t >= L of the replay (the first order is in control from then on; before,
+the stock is the starting stock, set to the first order-up-to level): fill rate = units filled
+from stock / units demanded; cycle service level = share of periods ending with no backorder;
+average stock value; orders placed; backordered units (demand not filled from stock).
+
+A forecaster is a callable (history, horizon) -> per-period frame with columns item, step
+(1..horizon) and either quantile columns q10 ... q99 and mean (core.forecast's shape; the pmf
+rule of :mod:`sparecast_assets.inventory.demand`) or mean and alpha (a negative binomial per
+period, for the Croston-SBA and TSB baselines). ``history`` is the long table (item, period,
+quantity) of every period before the review. It is called every ``reforecast_every`` reviews.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sparecast_assets.inventory.demand import (
+    DemandDistribution, demand_over, negative_binomial_pmf, pmf_from_quantiles, quantile_columns)
+from sparecast_assets.inventory.policy import FILL_RATE, order_quantity, order_up_to_levels
+
+Forecaster = Callable[[pd.DataFrame, int], pd.DataFrame]
+
+
+@dataclass
+class Replay:
+    """Per-period bookkeeping of one item (arrays over the replayed periods) and its totals
+    over the measured periods."""
+
+    received: np.ndarray
+    position: np.ndarray  # inventory position at the review, before ordering
+    ordered: np.ndarray
+    demand: np.ndarray
+    filled: np.ndarray
+    on_hand: np.ndarray  # end of period
+    backorders: np.ndarray  # end of period
+    measured_from: int
+    unit_cost: float
+
+    def totals(self) -> dict[str, float]:
+        m = slice(self.measured_from, None)
+        periods = self.demand[m].size
+        return {
+            "periods": periods,
+            "demand": float(self.demand[m].sum()),
+            "filled": float(self.filled[m].sum()),
+            "served_cycles": int((self.backorders[m] <= 1e-9).sum()),
+            "stock_value_periods": float((self.on_hand[m] * self.unit_cost).sum()),
+            "orders": int((self.ordered[m] > 0).sum()),
+            "backordered_units": float((self.demand[m] - self.filled[m]).sum()),
+        }
+
+
+def replay(demand: Sequence[float], order_up_to: Sequence[float], lead_time: int, *,
+           reorder_points: Sequence[float] | None = None, min_order_qty: float = 0.0,
+           pack_size: float = 1.0, unit_cost: float = 1.0,
+           initial_on_hand: float | None = None) -> Replay:
+    """Replay one item's demand; levels may change every period. ``reorder_points`` None is
+    the (R, S) policy (order whenever the position is below S); the starting stock defaults to
+    the first order-up-to level, with nothing on order."""
+    demand = np.asarray(demand, dtype=float)
+    order_up_to = np.broadcast_to(np.asarray(order_up_to, dtype=float), demand.shape)
+    if reorder_points is not None:
+        reorder_points = np.broadcast_to(np.asarray(reorder_points, dtype=float), demand.shape)
+    if lead_time < 0 or int(lead_time) != lead_time:
+        raise ValueError(f"lead_time must be a whole number of periods >= 0, got {lead_time}")
+    if np.any(demand < 0):
+        raise ValueError("demand must be >= 0")
+    n = demand.size
+    received, position, ordered, filled, on_hand, backorders = (np.zeros(n) for _ in range(6))
+    arriving = np.zeros(n + lead_time + 1)
+    net = float(order_up_to[0] if initial_on_hand is None else initial_on_hand)
+    on_order = 0.0
+
+    for t in range(n):
+        net += arriving[t]
+        on_order -= arriving[t]
+        received[t] = arriving[t]
+        position[t] = net + on_order
+        # (R, S): any position below S triggers, i.e. a reorder point just under S.
+        trigger = order_up_to[t] - 1e-9 if reorder_points is None else reorder_points[t]
+        quantity = order_quantity(order_up_to[t], trigger, position[t], min_order_qty, pack_size)
+        if quantity > 0:
+            ordered[t] = quantity
+            if lead_time == 0:
+                net += quantity
+                received[t] += quantity
+            else:
+                arriving[t + lead_time] += quantity
+                on_order += quantity
+        filled[t] = min(demand[t], max(net, 0.0))
+        net -= demand[t]
+        on_hand[t], backorders[t] = max(net, 0.0), max(-net, 0.0)
+
+    return Replay(received, position, ordered, demand, filled, on_hand, backorders,
+                  measured_from=min(lead_time, n), unit_cost=unit_cost)
+
+
+def _period_frames(forecast: pd.DataFrame) -> tuple[str, dict]:
+    """Per item, the forecast steps as an array: quantiles (steps x levels) or (mean, alpha)."""
+    forecast = forecast.sort_values(["item", "step"])
+    if {"mean", "alpha"} <= set(forecast.columns) and not any(
+            str(c).startswith("q") and str(c)[1:].isdigit() for c in forecast.columns):
+        per_item = {item: (group["mean"].to_numpy(float), float(group["alpha"].iloc[0]))
+                    for item, group in forecast.groupby("item", sort=False)}
+        return "negative_binomial", per_item
+    columns = quantile_columns(forecast)
+    levels = np.array(list(columns))
+    # The mean rides along as the last column: the pmf's tail is matched to it.
+    means = forecast["mean"] if "mean" in forecast.columns else pd.Series(np.nan, forecast.index)
+    values = np.column_stack([forecast[list(columns.values())].to_numpy(float),
+                              means.to_numpy(float)])
+    items = forecast["item"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, items[1:] != items[:-1], True])
+    per_item = {items[a]: values[a:b] for a, b in zip(bounds[:-1], bounds[1:])}
+    return "quantiles", {"levels": levels, "items": per_item}
+
+
+class _Levels:
+    """Order-up-to levels per target from one item's forecast at a review, cached on the
+    forecast's numbers (many slow parts share an all-zero forecast)."""
+
+    def __init__(self, targets: Sequence[float], measure: str):
+        self.targets, self.measure = list(targets), measure
+        self._cache: dict = {}
+        self._pmfs: dict = {}
+
+    def _levels(self, lead: DemandDistribution, protection: DemandDistribution) -> np.ndarray:
+        return order_up_to_levels(lead, protection, self.targets, self.measure).astype(float)
+
+    def from_quantiles(self, levels: np.ndarray, steps: np.ndarray, lead_time: int,
+                       review: int) -> np.ndarray:
+        key = (steps[: lead_time + review].tobytes(), lead_time, review)
+        if key not in self._cache:
+            pmfs = []
+            for row in steps[: lead_time + review]:
+                row_key = row.tobytes()
+                if row_key not in self._pmfs:
+                    mean = None if np.isnan(row[-1]) else row[-1]
+                    self._pmfs[row_key] = pmf_from_quantiles(levels, row[:-1], mean)
+                pmfs.append(self._pmfs[row_key])
+            lead = DemandDistribution(demand_over(pmfs, lead_time))
+            protection = DemandDistribution(demand_over(pmfs, lead_time + review))
+            self._cache[key] = self._levels(lead, protection)
+        return self._cache[key]
+
+    def from_negative_binomial(self, mean: np.ndarray, alpha: float, lead_time: int,
+                               review: int) -> np.ndarray:
+        # The per-period mean over the protected steps: the baselines' mean is flat anyway.
+        lead_mean = float(mean[:lead_time].mean()) if lead_time else 0.0
+        protection_mean = float(mean[: lead_time + review].mean())
+        key = (round(lead_mean, 12), round(protection_mean, 12), round(alpha, 12), lead_time,
+               review)
+        if key not in self._cache:
+            lead = DemandDistribution(negative_binomial_pmf(lead_mean, alpha, lead_time))
+            protection = DemandDistribution(
+                negative_binomial_pmf(protection_mean, alpha, lead_time + review))
+            self._cache[key] = self._levels(lead, protection)
+        return self._cache[key]
+
+
+def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: Forecaster,
+                      holdout: int, targets: Sequence[float], *, review: int = 1,
+                      reforecast_every: int = 1, measure: str = FILL_RATE,
+                      log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Order-up-to level per item, held-out period and target: {item: array (holdout x
+    targets)}. ``demand`` is the long table (item, period, quantity) of the whole history with
+    every item in every period; ``lead_times`` whole periods by item."""
+    if holdout < 1 or reforecast_every < 1 or review < 1:
+        raise ValueError("holdout, reforecast_every and review must be >= 1")
+    periods = np.sort(demand["period"].unique())
+    if holdout >= periods.size:
+        raise ValueError(f"holdout {holdout} leaves no history in {periods.size} periods")
+    items = list(lead_times.index)
+    paths = {item: np.zeros((holdout, len(targets))) for item in items}
+    longest = int(lead_times.max())
+    levels = _Levels(targets, measure)
+    first = periods.size - holdout
+
+    for origin in range(first, periods.size, reforecast_every):
+        started = time.monotonic()
+        span = min(reforecast_every, periods.size - origin)
+        history = demand[demand["period"] < periods[origin]]
+        forecast = forecaster(history, span - 1 + longest + review)
+        kind, per_item = _period_frames(forecast)
+        for item in items:
+            lead_time = int(lead_times[item])
+            for offset in range(span):
+                row = origin + offset - first
+                if kind == "quantiles":
+                    steps = per_item["items"][item][offset:]
+                    paths[item][row] = levels.from_quantiles(per_item["levels"], steps,
+                                                             lead_time, review)
+                else:
+                    mean, alpha = per_item[item]
+                    paths[item][row] = levels.from_negative_binomial(mean[offset:], alpha,
+                                                                     lead_time, review)
+        if log:
+            log(f"origin {pd.Timestamp(periods[origin]).date()}: {len(items)} items, "
+                f"{time.monotonic() - started:.1f}s")
+    return paths
+
+
+def summarise(replays: dict[str, Replay]) -> dict[str, float]:
+    """Totals over items: fill rate (units), cycle service level (item-periods), average stock
+    value per period, orders, backordered units, and the mean of the items' own fill rates."""
+    rows = pd.DataFrame([replay.totals() for replay in replays.values()])
+    periods = int(rows["periods"].sum())
+    measured_periods = rows["periods"].max() if len(rows) else 0
+    with_demand = rows[rows["demand"] > 0]
+    return {
+        "items": int((rows["periods"] > 0).sum()),
+        "fill_rate": float(rows["filled"].sum() / rows["demand"].sum()),
+        "item_fill_rate_mean": float((with_demand["filled"] / with_demand["demand"]).mean()),
+        "cycle_service_level": float(rows["served_cycles"].sum() / periods),
+        # Stock value summed over items per period, averaged over the periods each item is
+        # measured: items measured from different periods (by lead time) each count their own.
+        "average_stock_value": float((rows["stock_value_periods"] / rows["periods"]
+                                      .where(rows["periods"] > 0)).sum()),
+        "orders": int(rows["orders"].sum()),
+        "backordered_units": float(rows["backordered_units"].sum()),
+        "measured_periods": int(measured_periods),
+    }
+
+
+def negative_binomial_forecaster(model: str) -> Forecaster:
+    """statsforecast's CrostonSBA or TSB (alpha_d = alpha_p = 0.1) as a forecaster: per item a
+    flat mean over the horizon, and the NB2 dispersion alpha fitted by the method of moments on
+    the in-sample one-step residuals (0, Poisson, when they are not over-dispersed)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import TSB, CrostonSBA
+
+    from sparecast_assets.forecasting.baselines import negative_binomial_dispersion
+
+    factories = {"crostonsba": CrostonSBA, "tsb": lambda: TSB(alpha_d=0.1, alpha_p=0.1)}
+    if model not in factories:
+        raise ValueError(f"model must be one of {sorted(factories)}, got {model!r}")
+
+    def forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        wide = history.pivot(index="item", columns="period", values="quantity").fillna(0.0)
+        values = wide.to_numpy(float)
+        n_items, n_periods = values.shape
+        frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n_items), n_periods),
+                              "ds": np.tile(np.arange(n_periods), n_items),
+                              "y": values.ravel()})
+        engine = StatsForecast(models=[factories[model]()], freq=1, n_jobs=1)
+        predicted = engine.forecast(h=horizon, df=frame, fitted=True)
+        fitted = engine.forecast_fitted_values().sort_values(["unique_id", "ds"])
+        alias = predicted.columns[-1]
+        predicted = predicted.sort_values(["unique_id", "ds"])
+        mean = np.maximum(predicted[alias].to_numpy(float), 0.0)
+        alpha = negative_binomial_dispersion(
+            values, fitted[alias].to_numpy(float).reshape(n_items, n_periods))
+        return pd.DataFrame({"item": np.repeat(wide.index.to_numpy(), horizon),
+                             "step": np.tile(np.arange(1, horizon + 1), n_items),
+                             "mean": mean, "alpha": np.repeat(alpha, horizon)})
+
+    return forecast
+
+
+def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[str, Forecaster],
+            targets: Sequence[float], holdout: int, *,
+            reforecast_every: dict[str, int] | None = None,
+            fixed_levels: dict[str, pd.DataFrame] | None = None, measure: str = FILL_RATE,
+            log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """One row per forecaster and target (and per fixed policy) with :func:`summarise`'s
+    figures. ``attributes``: item, lead_time_periods (whole), unit_cost, min_order_qty,
+    pack_size. ``fixed_levels``: name -> frame item, reorder_point, order_up_to (a policy that
+    does not forecast, such as the refinery's own Min / Max)."""
+    attributes = attributes.set_index("item")
+    wide = demand.pivot(index="item", columns="period", values="quantity").fillna(0.0)
+    held_out = wide.reindex(attributes.index).to_numpy(float)[:, -holdout:]
+    lead_times = attributes["lead_time_periods"].astype(int)
+    rows = []
+
+    def replays_of(order_up_to, reorder_points=None) -> dict[str, Replay]:
+        return {item: replay(held_out[i], order_up_to[i], int(lead_times.iloc[i]),
+                             reorder_points=None if reorder_points is None else reorder_points[i],
+                             min_order_qty=float(attributes["min_order_qty"].iloc[i]),
+                             pack_size=float(attributes["pack_size"].iloc[i]),
+                             unit_cost=float(attributes["unit_cost"].iloc[i]))
+                for i, item in enumerate(attributes.index)}
+
+    for name, forecaster in forecasters.items():
+        started = time.monotonic()
+        every = (reforecast_every or {}).get(name, 1)
+        paths = order_up_to_paths(demand, lead_times, forecaster, holdout, targets,
+                                  reforecast_every=every, measure=measure, log=log)
+        for j, target in enumerate(targets):
+            levels = [paths[item][:, j] for item in attributes.index]
+            rows.append({"forecaster": name, "target": target, **summarise(replays_of(levels))})
+        if log:
+            log(f"{name}: {time.monotonic() - started:.0f}s")
+    for name, levels in (fixed_levels or {}).items():
+        levels = levels.set_index("item").reindex(attributes.index)
+        summary = summarise(replays_of(levels["order_up_to"].to_numpy(float),
+                                       levels["reorder_point"].to_numpy(float)))
+        rows.append({"forecaster": name, "target": np.nan, **summary})
+    return pd.DataFrame(rows)
