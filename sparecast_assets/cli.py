@@ -116,6 +116,56 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+BI_PASSWORD_VARIABLE = "SPARECAST_BI_PASSWORD"
+
+
+def _bi_role(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    import psycopg
+
+    from sparecast_assets import db
+    from sparecast_assets.analytics.role import ensure_bi_role
+
+    password = os.environ.get(BI_PASSWORD_VARIABLE, "")
+    if not password:
+        if not sys.stdin.isatty():
+            raise UserError(f"no password: set {BI_PASSWORD_VARIABLE}, or run the command in a "
+                            "terminal to be asked for one")
+        password = getpass.getpass(f"password for {args.role}: ")
+        if password != getpass.getpass("again: "):
+            raise UserError("the two passwords differ; nothing was changed")
+    if not password:
+        raise UserError("the password is empty; nothing was changed")
+    url = db.database_url()
+    try:
+        with db.connect(url) as conn:
+            report = ensure_bi_role(conn, args.role, password)
+    except psycopg.Error as exc:
+        raise UserError(str(exc).strip()) from exc
+    print(f"{'created' if report.created else 'updated'} role {report.role} in "
+          f"{db.describe(url)}: SELECT on schema analytics (views created later too), no access "
+          "to raw, dbt or ml, no writes")
+    for privilege in report.public_privileges:
+        print(f"  note: every role of this server, {report.role} too, has {privilege}")
+    print("  connect Power BI with this role: see docs/powerbi.md")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    import os
+
+    from sparecast_assets import db
+    from sparecast_assets.dashboard.app import DASHBOARD_URL_VARIABLE, serve
+
+    url = os.environ.get(DASHBOARD_URL_VARIABLE, "").strip() or db.database_url()
+    print(f"sparecast dashboard on http://{args.host}:{args.port}/ reading {db.describe(url)} "
+          "(schema analytics); Ctrl+C stops it", flush=True)
+    serve(url, host=args.host, port=args.port)
+    return 0
+
+
 def _size_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machines", type=int, default=20, help="machines in the fleet")
     parser.add_argument("--parts", type=int, default=12, help="spare parts (3/4 wear, 1/4 consumable)")
@@ -169,6 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
         "query", help="run a read-only SQL query on sparecast's database (embedded or not)")
     query.add_argument("sql", help='e.g. "select * from analytics.part_demand_forecast limit 20"')
     query.set_defaults(handler=_query)
+
+    bi_role = commands.add_parser(
+        "bi-role", help="create or update the read-only role for BI tools (SELECT on analytics)",
+        description="Creates the role, or updates its password and privileges. The password "
+                    f"comes from {BI_PASSWORD_VARIABLE} or, in a terminal, a prompt; it reaches "
+                    "the server only as a SCRAM verifier.", **defaults)
+    bi_role.add_argument("--role", default="sparecast_bi", help="name of the role")
+    bi_role.set_defaults(handler=_bi_role)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="the planners' web dashboard over the analytics schema",
+        description="Reads SPARECAST_DASHBOARD_DATABASE_URL (e.g. as the BI role), else the "
+                    "database sparecast itself uses.", **defaults)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dashboard.add_argument("--port", type=int, default=8050, help="port to listen on")
+    dashboard.set_defaults(handler=_dashboard)
 
     importer = commands.add_parser("import", help="convert a public data set to the landing layout")
     datasets = importer.add_subparsers(dest="dataset", required=True)

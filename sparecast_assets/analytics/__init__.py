@@ -1,0 +1,2 @@
+"""The ``analytics`` schema as a product: documented views for Power BI and the dashboard, and
+the read-only role BI tools connect as."""

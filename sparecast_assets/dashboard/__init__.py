@@ -1,0 +1,1 @@
+"""The planners' web dashboard (``sparecast dashboard``), reading only the analytics schema."""
