@@ -9,12 +9,15 @@ the demand table's ``attrs``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The data sets live outside the repository; SPARECAST_BENCH_DATA points elsewhere.
+DATA = Path(os.environ.get("SPARECAST_BENCH_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "data")
 CARPARTS_TSF = DATA / "carparts" / "car_parts_dataset_without_missing_values.tsf"
 MAN_XLSX = DATA / "man_manufacturer_spare_parts" / "manufacturing_dataset.xlsx"
 OIL_XLS = DATA / "oil_refinery_spare_parts" / "Data _deel1b.xls"

@@ -74,9 +74,10 @@ def test_uploaded_files_flow_through_sensor_loads_and_automation_to_the_forecast
         assert demand == (4 * 120, sources["part_usage"]["quantity"].sum())
         assert forecast == (4, 4 * 28)
         # Tick 1: the dbt models for exactly the days each raw load wrote; tick 2: features, the
-        # model's first training and the forecast; tick 3: nothing left to do.
+        # model's first training, the forecast, the stocking decisions and the BI views; tick 3:
+        # nothing left to do.
         assert len(launched) == 2
-        assert len(launched[0]) == 16
+        assert len(launched[0]) == 17
         assert {k: launched[0][k] for k in ("stg_machines", "stg_failures", "stg_part_usage",
                                             "fct_part_demand_daily")} == {
             "stg_machines": ("2025-01-01", "2025-01-01", 1),
@@ -85,7 +86,8 @@ def test_uploaded_files_flow_through_sensor_loads_and_automation_to_the_forecast
             "fct_part_demand_daily": ("2025-01-01", "2025-04-30", 120),
         }
         assert launched[1] == {"part_demand_features": (), "part_demand_model": (),
-                               "part_demand_forecast": ()}
+                               "part_demand_forecast": (), "inventory_recommendations": (),
+                               "analytics_views": ()}
 
         # A file of nothing but bad rows lands for a loaded day: its rows go to quarantine,
         # the load's blocking rejected_share check fails, and automation refreshes nothing

@@ -35,7 +35,7 @@ def test_a_year_backfills_as_one_run_and_a_second_backfill_changes_no_row_count(
     graph = code.resolve_asset_graph()
     selected = dg.AssetSelection.from_string(SELECTION).resolve(graph)
     partitioned = {k for k in selected if graph.get(k).partitions_def is not None}
-    assert partitioned == selected and len(selected) == 7 + 16
+    assert partitioned == selected and len(selected) == 7 + 17
     assert {graph.get(k).backfill_policy for k in selected} == {single_run}
 
     job = code.resolve_implicit_global_asset_job_def()
@@ -69,7 +69,8 @@ def test_a_year_backfills_as_one_run_and_a_second_backfill_changes_no_row_count(
     }
     # The dims hold every id known so far; the daily marts one row per id and day.
     assert {t: n for t, n in counts[0].items() if t.startswith("dbt.")} == {
-        "dbt.dim_machines": 100, "dbt.dim_parts": 4, "dbt.fct_machine_daily": 100 * 365,
+        "dbt.dim_machines": 100, "dbt.dim_parts": 4, "dbt.fct_inventory_snapshot": 0,
+        "dbt.fct_machine_daily": 100 * 365,
         "dbt.fct_machine_sensor_daily": 7_280, "dbt.fct_part_demand_daily": 4 * 365,
         "dbt.fct_part_fleet_daily": 4 * 365, "dbt.int_data_calendar": 365,
         "dbt.int_machine_part_daily": 100 * 4 * 365, "dbt.int_machine_parts": 100 * 4,

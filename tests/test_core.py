@@ -154,3 +154,16 @@ def test_covariates_and_static_attributes_become_features():
     assert {"cov_machines", "cov_machines_mean_6", "static_criticality"} <= set(result.model.names)
     column = result.model.names.index("static_criticality")
     np.testing.assert_array_equal(np.unique(result.design.X[:, column]), [0.0, 1.0])
+
+
+def test_steps_no_period_reaches_are_constants_not_models():
+    # Regression: demand of at most one unit left the cascade's later steps without a single
+    # training row, and fitting them failed ("zero-size array").
+    history = fleet(n_items=30)
+    history["quantity"] = (history["quantity"] > 0).astype(float)
+    result = core.forecast_with_model(history, 4, "M")
+    assert [step[0] for step in result.model.survival_texts[1:]] == ["constant:0.0"] * 4
+    # Nothing beyond the fifth unit either: a constant tail ("sum of labels is zero" before).
+    assert result.model.tail_text == "constant:0.0"
+    assert result.frame["q99"].max() == 1
+    assert not result.drivers().empty

@@ -24,7 +24,6 @@ import pytest
 from psycopg import sql
 
 from sparecast_assets import cli
-from sparecast_assets.analytics.views import apply_views
 from sparecast_assets.dashboard import data
 from tests.conftest import REPO, SERVER_URL, _with_dbname
 from tests.test_analytics_views import contract_violations, undocumented
@@ -46,7 +45,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def pipeline_database(tmp_path_factory):
-    """A database filled by two real pipeline runs over a synthetic fleet, with the views."""
+    """A database filled by two real pipeline runs over a synthetic fleet; the runs build the
+    analytics views too (the analytics_views asset)."""
     name = f"sparecast_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
@@ -60,8 +60,6 @@ def pipeline_database(tmp_path_factory):
                          "--days", "120"]) == 0
         assert cli.main(["run", "--landing", landing, "--end", FIRST_END.isoformat()]) == 0
         assert cli.main(["run", "--landing", landing]) == 0
-    with psycopg.connect(url) as conn:
-        apply_views(conn)
     yield url
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')

@@ -36,6 +36,18 @@ def database_state(url: str) -> dict:
                 "select part_id, count(*) from analytics.part_demand_forecast group by 1 "
                 "order by 1").fetchall()),
             "model_runs": conn.execute("select count(*) from ml.model_runs").fetchone()[0],
+            "backtest_methods": conn.execute(
+                "select array(select jsonb_object_keys(backtest) order by 1) "
+                "from ml.model_runs").fetchone()[0],
+            "drivers": dict(conn.execute(
+                "select part_id, count(*) from analytics.part_demand_drivers group by 1 "
+                "order by 1").fetchall()),
+            "forecast_nulls": conn.execute(
+                "select count(*) from analytics.part_demand_forecast where demand_p10 is null "
+                "or demand_p99 is null or demand_class is null").fetchone()[0],
+            "recommendations": dict(conn.execute(
+                "select part_id || '@' || location_id, count(*) "
+                "from analytics.inventory_recommendations group by 1 order by 1").fetchall()),
         }
     return state
 
@@ -53,6 +65,14 @@ def assert_azure_state(state: dict) -> None:
     assert state["machine_days"] == 100 * 580
     assert state["forecast"] == {"comp1": 28, "comp2": 28, "comp3": 28, "comp4": 28}
     assert state["model_runs"] == 1
+    assert state["backtest_methods"] == [
+        "_folds", "adida", "croston_sba", "empirical_quantiles", "imapa", "seasonal_naive",
+        "sparecast", "tsb", "zero"]
+    assert state["drivers"] == {"comp1": 5, "comp2": 5, "comp3": 5, "comp4": 5}
+    assert state["forecast_nulls"] == 0
+    # The Azure data has no stock counts: one row per part at the 'unknown' location.
+    assert state["recommendations"] == {
+        "comp1@unknown": 1, "comp2@unknown": 1, "comp3@unknown": 1, "comp4@unknown": 1}
 
 
 def test_azure_data_loads_every_row_and_forecasts_every_component(
@@ -97,8 +117,20 @@ def test_the_demo_runs_on_the_embedded_postgres_and_forecasts_every_part(
         parts = [r[0] for r in conn.execute("select part_id from dbt.dim_parts order by 1")]
         forecast = dict(conn.execute(
             "select part_id, count(*) from analytics.part_demand_forecast group by 1").fetchall())
+        recommended = dict(conn.execute(
+            "select part_id, count(*) from analytics.inventory_recommendations group by 1"
+        ).fetchall())
+        exceptions = conn.execute(
+            "select count(*) from analytics.inventory_exceptions").fetchone()[0]
+        at_risk = conn.execute(
+            "select count(*) from analytics.inventory_recommendations "
+            "where stockout_probability > 1 - service_target + 1e-12").fetchone()[0]
     assert parts == ["P-1001", "P-1002", "P-1003", "P-1004", "P-1005"]
     assert forecast == {p: 28 for p in parts}
+    # Every part has a row per stock location of the demo's weekly counts, and the exceptions
+    # are exactly the rows whose stockout risk over the lead time exceeds what the target allows.
+    assert set(recommended) == set(parts) and min(recommended.values()) >= 1
+    assert exceptions == at_risk
 
 
 def test_a_half_bad_file_loads_its_good_rows_and_stops_the_run(fresh_database, monkeypatch,

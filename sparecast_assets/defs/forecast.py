@@ -110,12 +110,14 @@ def part_demand_model(context: dg.AssetExecutionContext, part_demand_features: P
     inputs = part_demand_features
     try:
         backtest = backtesting.rolling_backtest(inputs.history, horizon, "D", _methods(inputs),
-                                                forecast_settings.backtest_folds)
+                                                forecast_settings.backtest_folds,
+                                                log=context.log.info)
     except backtesting.ShortHistoryError as exc:
         # A new deployment still gets a forecast; its accuracy is unknown until history grows.
         context.log.warning(f"backtest skipped: {exc}")
         backtest = {"_skipped": str(exc)}
 
+    context.log.info(f"training on {len(inputs.history):,} part-days")
     trained = core.fit(inputs.history, horizon, "D", covariates=inputs.covariates,
                        static=inputs.static)
     if trained is None:

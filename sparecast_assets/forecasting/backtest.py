@@ -3,6 +3,7 @@ run and every benchmark uses: the same code measures sparecast and the baselines
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -113,7 +114,7 @@ def rolling_origins(periods: pd.DatetimeIndex, horizon: int, folds: int) -> list
 
 
 def rolling_backtest(history: pd.DataFrame, horizon: int, freq: str, methods: dict[str, Method],
-                     folds: int = 3) -> dict:
+                     folds: int = 3, log: Callable[[str], None] | None = None) -> dict:
     """At each origin, every method forecasts from the history up to and including it and is
     scored on the next ``horizon`` periods. Returns per method the mean of each measure over
     the folds, and ``_folds`` with the origins and the per-fold WQL of every method."""
@@ -127,8 +128,12 @@ def rolling_backtest(history: pd.DataFrame, horizon: int, freq: str, methods: di
         target_periods = periods[(periods > origin)][:horizon]
         actual = history[period.isin(target_periods)]
         for name, method in methods.items():
+            started = time.monotonic()
             forecast = method(known, horizon, freq)
             per_fold[name].append(score(forecast, known, actual, horizon, season))
+            if log is not None:
+                log(f"backtest origin {origin.date()}: {name} WQL {per_fold[name][-1]['wql']:.4f}"
+                    f" in {time.monotonic() - started:.1f}s")
 
     result: dict = {}
     for name, scores in per_fold.items():

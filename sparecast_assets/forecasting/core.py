@@ -380,6 +380,9 @@ def cascade_quantile(survival: np.ndarray, tail_mean: np.ndarray,
 # the sizes of spare-part demand (a set of 4 wheel nuts, a pair of wipers) are not a
 # negative binomial, and a cascade learns them from the data.
 SURVIVAL_STEPS = 5
+# A survival step reached by fewer periods than this is a constant: its share that went on.
+MIN_STEP_ROWS = 40
+CONSTANT_STEP = "constant:"
 # Two bagged models per step, averaged: the probabilities steady, the quantiles stay whole.
 SEEDS = (1, 2)
 TREE_PARAMS = {"extra_trees": True}
@@ -401,29 +404,41 @@ class CoreModel:
     # Per survival step, (a, b) of the Platt map logit p' = a + b logit p; identity when unset.
     calibration: list[tuple[float, float]] = field(default_factory=list)
 
-    def _boosters(self) -> tuple[list[list[lgb.Booster]], lgb.Booster]:
-        return ([[lgb.Booster(model_str=text) for text in step] for step in self.survival_texts],
-                lgb.Booster(model_str=self.tail_text))
+    def _steps(self) -> list[list[lgb.Booster | float]]:
+        return [[float(text[len(CONSTANT_STEP):]) if text.startswith(CONSTANT_STEP)
+                 else lgb.Booster(model_str=text) for text in step]
+                for step in self.survival_texts]
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(survival P(D >= k) for k = 1..K, expected units beyond K given D >= K) per row."""
-        steps, tail = self._boosters()
         survival, reached = [], np.ones(len(X))
-        for k, boosters in enumerate(steps):
-            conditional = np.mean([b.predict(X) for b in boosters], axis=0)
+        for k, models in enumerate(self._steps()):
+            conditional = np.mean([np.full(len(X), m) if isinstance(m, float) else m.predict(X)
+                                   for m in models], axis=0)
             if k < len(self.calibration):
                 conditional = _platt(conditional, *self.calibration[k])
             reached = reached * np.clip(conditional, 0.0, 1.0)
             survival.append(reached)
-        return np.column_stack(survival), np.clip(tail.predict(X), 0.0, None)
+        return np.column_stack(survival), np.clip(self._tail(X, contributions=False), 0.0, None)
+
+    def _tail(self, X: np.ndarray, contributions: bool) -> np.ndarray:
+        if self.tail_text.startswith(CONSTANT_STEP):
+            value = float(self.tail_text[len(CONSTANT_STEP):])
+            return (np.zeros((len(X), len(self.names))) if contributions
+                    else np.full(len(X), value))
+        tail = lgb.Booster(model_str=self.tail_text)
+        return tail.predict(X, pred_contrib=True)[:, :-1] if contributions else tail.predict(X)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per row and feature, LightGBM's ``pred_contrib`` to the occurrence model's log-odds
         of any demand plus to the tail model's log of extra units (the last column of
-        ``pred_contrib``, the expected value, is dropped)."""
-        steps, tail = self._boosters()
-        occurrence = np.mean([b.predict(X, pred_contrib=True)[:, :-1] for b in steps[0]], axis=0)
-        return occurrence + tail.predict(X, pred_contrib=True)[:, :-1]
+        ``pred_contrib``, the expected value, is dropped; a constant step contributes 0)."""
+        contributions = np.zeros((len(X), len(self.names)))
+        occurrence = [m for m in self._steps()[0] if not isinstance(m, float)]
+        if occurrence:
+            contributions += np.mean([m.predict(X, pred_contrib=True)[:, :-1]
+                                      for m in occurrence], axis=0)
+        return contributions + self._tail(X, contributions=True)
 
 
 def _training_origins(series: Series, horizon: int) -> np.ndarray:
@@ -436,18 +451,19 @@ def _training_origins(series: Series, horizon: int) -> np.ndarray:
 
 def fit(history: pd.DataFrame, horizon: int, freq: str, *,
         covariates: pd.DataFrame | None = None, static: pd.DataFrame | None = None,
-        survival_steps: int = SURVIVAL_STEPS) -> CoreModel | None:
+        survival_steps: int = SURVIVAL_STEPS, calibrate: bool = False) -> CoreModel | None:
     """Train on every origin whose target is inside the history; None when there is too little
     history for a global model (``forecast`` then falls back to empirical distributions)."""
     series = to_series(history, freq)
     return _fit(series, horizon, origin_features(series, covariates),
-                static_features(static, series.items), survival_steps)
+                static_features(static, series.items), survival_steps, calibrate)
 
 
 def _fit(series: Series, horizon: int, features: dict[str, np.ndarray],
          static: dict[str, np.ndarray], survival_steps: int = SURVIVAL_STEPS,
-         calibrate: bool = True) -> CoreModel | None:
-    """Train on all history; then calibrate its probabilities where a backtest says it helps:
+         calibrate: bool = False) -> CoreModel | None:
+    """Train on all history; with ``calibrate``, then calibrate its probabilities where a
+    backtest says it helps (it costs two more trainings):
     the same model trained without the last horizon forecasts that horizon, and a Platt map
     per survival step is fitted to what happened."""
     model = _train(series, horizon, features, static, survival_steps)
@@ -569,16 +585,17 @@ def _train(series: Series, horizon: int, features: dict[str, np.ndarray],
     for k in range(1, survival_steps + 1):
         reached = target >= k - 1
         label = (target[reached] >= k).astype(float)
-        if label.min() == label.max():  # nobody (or everybody) goes on: a constant model
-            label = np.append(label, 1.0 - label[0])
-            data = np.vstack([X[reached], X[reached][:1]])
-        else:
-            data = X[reached]
+        if len(label) < MIN_STEP_ROWS or label.min() == label.max():
+            # Too few periods reached this step to learn from, or all of them went on (or
+            # none did): the step's probability is their share, the same for every row.
+            share = float(label.mean()) if len(label) else 0.0
+            survival_texts.append([f"{CONSTANT_STEP}{share!r}"])
+            continue
         step_params = dict(params, objective="binary",
                            min_data_in_leaf=_min_data_in_leaf(len(label)))
         survival_texts.append([
             lgb.train(dict(step_params, seed=seed),
-                      lgb.Dataset(data, label, feature_name=rows.names),
+                      lgb.Dataset(X[reached], label, feature_name=rows.names),
                       NUM_BOOST_ROUND).model_to_string()
             for seed in SEEDS])
 
@@ -586,19 +603,23 @@ def _train(series: Series, horizon: int, features: dict[str, np.ndarray],
     if beyond.sum() < 2:
         beyond = target > 0
     extra_units = np.maximum(target[beyond] - survival_steps, 0.0)
-    tail = lgb.train(dict(params, objective="poisson",
-                          min_data_in_leaf=_min_data_in_leaf(int(beyond.sum()))),
-                     lgb.Dataset(X[beyond], extra_units, feature_name=rows.names),
-                     NUM_BOOST_ROUND)
-    dispersion = _nb_dispersion(extra_units, np.clip(tail.predict(X[beyond]), 0, None))
+    if len(extra_units) < MIN_STEP_ROWS or extra_units.sum() == 0:
+        # No period went beyond the last step (or too few did): the tail is its mean.
+        tail_text, dispersion = f"{CONSTANT_STEP}{float(extra_units.mean())!r}", 0.0
+    else:
+        tail = lgb.train(dict(params, objective="poisson",
+                              min_data_in_leaf=_min_data_in_leaf(int(beyond.sum()))),
+                         lgb.Dataset(X[beyond], extra_units, feature_name=rows.names),
+                         NUM_BOOST_ROUND)
+        tail_text = tail.model_to_string()
+        dispersion = _nb_dispersion(extra_units, np.clip(tail.predict(X[beyond]), 0, None))
 
     digest = hashlib.sha256()
     digest.update(json.dumps([PARAMS, TREE_PARAMS, SEEDS, NUM_BOOST_ROUND, survival_steps,
                               rows.names, series.freq, horizon], sort_keys=True).encode())
     digest.update(np.round(np.nan_to_num(series.values, nan=-1.0), 6).tobytes())
     digest.update("\n".join(series.items).encode())
-    return CoreModel(series.freq, horizon, rows.names, survival_texts, tail.model_to_string(),
-                     dispersion, int(len(target)), f"cascade-{digest.hexdigest()[:12]}")
+    return CoreModel(series.freq, horizon, rows.names, survival_texts, tail_text, dispersion, int(len(target)), f"cascade-{digest.hexdigest()[:12]}")
 
 
 @dataclass
@@ -652,7 +673,8 @@ def forecast_with_model(history: pd.DataFrame, horizon: int, freq: str, *,
                         new_items: list[str] | None = None,
                         levels: tuple[float, ...] = QUANTILE_LEVELS,
                         model: CoreModel | None = None,
-                        survival_steps: int = SURVIVAL_STEPS) -> Forecast:
+                        survival_steps: int = SURVIVAL_STEPS,
+                        calibrate: bool = False) -> Forecast:
     """Like ``forecast``, also returning the model and its contributions. ``model`` reuses a
     model fitted by ``fit`` on this history (same horizon and frequency) instead of training."""
     if horizon < 1:
@@ -664,7 +686,7 @@ def forecast_with_model(history: pd.DataFrame, horizon: int, freq: str, *,
     features = origin_features(series, covariates)
     static_columns = static_features(static, series.items)
     if model is None:
-        model = _fit(series, horizon, features, static_columns, survival_steps)
+        model = _fit(series, horizon, features, static_columns, survival_steps, calibrate)
     elif model.freq != freq or model.horizon < horizon:
         raise ValueError(f"the model forecasts {model.horizon} {model.freq!r} periods, "
                          f"asked for {horizon} {freq!r}")
@@ -702,7 +724,7 @@ def forecast(history: pd.DataFrame, horizon: int, freq: str, *,
              covariates: pd.DataFrame | None = None, static: pd.DataFrame | None = None,
              new_items: list[str] | None = None,
              levels: tuple[float, ...] = QUANTILE_LEVELS,
-             survival_steps: int = SURVIVAL_STEPS) -> pd.DataFrame:
+             survival_steps: int = SURVIVAL_STEPS, calibrate: bool = False) -> pd.DataFrame:
     """Forecast every item of ``history`` (and ``new_items``, parts with no history yet)
     ``horizon`` periods past the history's last period.
 
@@ -713,4 +735,4 @@ def forecast(history: pd.DataFrame, horizon: int, freq: str, *,
     """
     return forecast_with_model(history, horizon, freq, covariates=covariates, static=static,
                                new_items=new_items, levels=levels,
-                               survival_steps=survival_steps).frame
+                               survival_steps=survival_steps, calibrate=calibrate).frame
