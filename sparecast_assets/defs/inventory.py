@@ -3,6 +3,7 @@ and the parts at risk of stockout."""
 
 import dagster as dg
 
+from sparecast_assets.defs.automation import refresh_after_loads
 from sparecast_assets.defs.resources import PostgresResource
 from sparecast_assets.inventory.policy import InventorySettings
 from sparecast_assets.inventory.store import recommendation_problems, refresh_recommendations
@@ -27,7 +28,9 @@ class InventoryConfig(dg.Config):
 
 
 @dg.asset(group_name="inventory", kinds={"postgres"},
-          automation_condition=dg.AutomationCondition.eager(),
+          # Not eager(): that waits while any partition of its daily dbt deps is missing, and a
+          # landing zone has days without files.
+          automation_condition=refresh_after_loads,
           deps=["part_demand_forecast", "dim_parts", "dim_machines", "fct_inventory_snapshot",
                 "fct_part_demand_daily", "stg_part_usage"])
 def inventory_recommendations(context: dg.AssetExecutionContext, postgres: PostgresResource,
