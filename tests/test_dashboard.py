@@ -324,12 +324,12 @@ def test_accuracy_charts_show_both_model_runs_and_the_realised_error(browser, pi
     browser.find_element("id", "accuracy-section").screenshot(str(screenshots / "accuracy.png"))
 
     runs = query(pipeline_database, """
-        select training_end, (backtest -> 'lightgbm' ->> 'mae')::float from ml.model_runs
+        select training_end, (backtest -> 'sparecast' ->> 'mae')::float from ml.model_runs
         order by training_end""")
     assert [end for end, _ in runs] == [FIRST_END, LAST_DAY]
-    lightgbm = trace(backtest, "lightgbm")
-    assert lightgbm["x"] == [str(end) for end, _ in runs]
-    assert lightgbm["y"] == pytest.approx([mae for _, mae in runs])
+    model = trace(backtest, "sparecast")
+    assert model["x"] == [str(end) for end, _ in runs]
+    assert model["y"] == pytest.approx([mae for _, mae in runs])
     assert backtest["layout"]["yaxis"]["title"]["text"] == (
         "Mean absolute error (units per part-day)")
 

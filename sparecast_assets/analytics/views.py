@@ -346,7 +346,8 @@ MODEL_BACKTEST = View(
     (
         ("model_version", "Model run the backtest belongs to (key to model_runs)."),
         ("trained_at", "When that model was trained, UTC."),
-        ("method", "Forecasting method: the model (lightgbm) or a baseline."),
+        ("method", "Forecasting method: the model (sparecast) or a baseline (zero, "
+                   "seasonal_naive, empirical_quantiles, croston_sba, tsb, adida, imapa)."),
         ("mae", "Mean absolute error of daily demand per part, in units."),
         ("rmse", "Root mean squared error of daily demand per part, in units."),
         ("bias", "Mean error (forecast - actual) of daily demand per part, in units."),

@@ -25,7 +25,9 @@ FORECAST_COLOR = "#dd8452"
 BAND_COLOR = "rgba(221, 132, 82, 0.25)"
 RISK_COLOR = "#c44e52"
 LOCATION_COLORS = ("#4c72b0", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
-METHOD_COLORS = {"lightgbm": "#dd8452", "mean_28d": "#4c72b0", "seasonal_naive_7d": "#55a868"}
+METHOD_COLORS = {"sparecast": "#dd8452", "empirical_quantiles": "#4c72b0", "tsb": "#55a868",
+                 "croston_sba": "#8172b3", "adida": "#937860", "imapa": "#da8bc3",
+                 "seasonal_naive": "#8c8c8c", "zero": "#cccccc"}
 
 
 def _values(series: pd.Series) -> list:
