@@ -74,6 +74,7 @@ CONTRACT = {
         "model_version": "text", "trained_at": "timestamp with time zone", "method": "text",
         "mae": "double precision", "rmse": "double precision", "bias": "double precision",
         "horizon_total_mae": "double precision", "metrics": "text",
+        "wql": "double precision", "mase": "double precision", "rmsse": "double precision",
     },
     "stock_recommendations": {
         "as_of_date": "date", "part_id": "text", "location_id": "text", "model_version": "text",
@@ -438,6 +439,13 @@ def test_model_runs_and_their_backtest_metrics_flat(conn):
     assert rows[1][:6] == ("lgbm-a", "mean_28d", 0.38, 0.52, 0.02, 1.4)
     assert json.loads(rows[1][6])["pinball_p90"] == 0.2
     assert len(rows) == 2
+    # Runs of the current model carry the probabilistic measures too.
+    insert_model_run(conn, "cascade-c", "2026-01-15 06:00+00", {
+        "sparecast": {"wql": 0.85, "mase": 0.74, "rmsse": 0.56, "bias": -0.01, "mae": 0.3,
+                      "rmse": 0.4, "horizon_total_mae": 1.2}})
+    assert conn.execute("select method, wql, mase, rmsse, bias from analytics.model_backtest "
+                        "where model_version = 'cascade-c'").fetchall() == [
+        ("sparecast", 0.85, 0.74, 0.56, -0.01)]
 
 
 def fill_machine_days(conn, machine: str, errors: list[int], failures: dict | None = None,

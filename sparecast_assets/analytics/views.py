@@ -350,11 +350,18 @@ MODEL_BACKTEST = View(
                    "seasonal_naive, empirical_quantiles, croston_sba, tsb, adida, imapa)."),
         ("mae", "Mean absolute error of daily demand per part, in units."),
         ("rmse", "Root mean squared error of daily demand per part, in units."),
-        ("bias", "Mean error (forecast - actual) of daily demand per part, in units."),
+        ("bias", "Relative bias of the total: (sum of forecast means - sum of actuals) / "
+                 "sum of actuals; -1 is a forecast of nothing."),
         ("horizon_total_mae", "Mean absolute error of each part's total demand over the "
                               "horizon, in units."),
         ("metrics", "Every metric of the method as a JSON object, including ones added after "
                     "this view was written."),
+        ("wql", "Weighted quantile loss over the levels 0.1 ... 0.9 (0 is perfect, 1 is the "
+                "loss of forecasting nothing); null for runs recorded before it was measured."),
+        ("mase", "Mean absolute scaled error of the median rounded to whole units (seasonal "
+                 "naive scale); null for runs recorded before it was measured."),
+        ("rmsse", "Root mean squared scaled error of the mean (M5 scale); null for runs "
+                  "recorded before it was measured."),
     ),
     """
     select
@@ -365,7 +372,10 @@ MODEL_BACKTEST = View(
         (method.value ->> 'rmse')::double precision as rmse,
         (method.value ->> 'bias')::double precision as bias,
         (method.value ->> 'horizon_total_mae')::double precision as horizon_total_mae,
-        method.value::text as metrics
+        method.value::text as metrics,
+        (method.value ->> 'wql')::double precision as wql,
+        (method.value ->> 'mase')::double precision as mase,
+        (method.value ->> 'rmsse')::double precision as rmsse
     from ml.model_runs as runs
     cross join lateral jsonb_each(runs.backtest) as method
     -- keys starting with "_" hold the folds or why the backtest was skipped, not a method
