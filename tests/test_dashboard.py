@@ -324,14 +324,14 @@ def test_accuracy_charts_show_both_model_runs_and_the_realised_error(browser, pi
     browser.find_element("id", "accuracy-section").screenshot(str(screenshots / "accuracy.png"))
 
     runs = query(pipeline_database, """
-        select training_end, (backtest -> 'sparecast' ->> 'mae')::float from ml.model_runs
+        select training_end, (backtest -> 'sparecast' ->> 'wql')::float from ml.model_runs
         order by training_end""")
     assert [end for end, _ in runs] == [FIRST_END, LAST_DAY]
     model = trace(backtest, "sparecast")
     assert model["x"] == [str(end) for end, _ in runs]
-    assert model["y"] == pytest.approx([mae for _, mae in runs])
+    assert model["y"] == pytest.approx([wql for _, wql in runs])
     assert backtest["layout"]["yaxis"]["title"]["text"] == (
-        "Mean absolute error (units per part-day)")
+        "Weighted quantile loss (0 perfect, 1 = forecasting nothing)")
 
     # The first forecast's 28 target days are all in the second run's history.
     [(version, mae, observations)] = query(pipeline_database, """

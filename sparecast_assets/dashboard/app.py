@@ -104,14 +104,16 @@ def position_figure(stock: pd.DataFrame, part_id: str) -> go.Figure:
 
 
 def backtest_figure(backtest: pd.DataFrame) -> go.Figure:
-    """Backtest MAE of the model and its baselines, one group of bars per trained model."""
+    """Backtest weighted quantile loss of the model and its baselines (it scores the whole
+    forecast distribution, which stock levels are set from), one group of bars per model."""
     figure = _figure("Backtest error by model run", "Model trained on history up to",
-                     "Mean absolute error (units per part-day)")
+                     "Weighted quantile loss (0 perfect, 1 = forecasting nothing)")
     for method, rows in backtest.groupby("method", sort=True):
-        figure.add_bar(x=_values(rows["training_end"].astype(str)), y=_values(rows["mae"]),
+        figure.add_bar(x=_values(rows["training_end"].astype(str)), y=_values(rows["wql"]),
                        name=method,
                        marker_color=METHOD_COLORS.get(method),
-                       text=rows["mae"].map(lambda v: f"{v:.3f}"), textposition="outside")
+                       text=rows["wql"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+                       textposition="outside")
     figure.update_layout(barmode="group")
     figure.update_xaxes(type="category")
     return figure

@@ -101,10 +101,11 @@ def accuracy_over_time(conn: psycopg.Connection) -> pd.DataFrame:
 
 
 def backtest_by_run(conn: psycopg.Connection) -> pd.DataFrame:
-    """Backtest errors per model run and method, in units per part-day."""
+    """Backtest errors per model run and method: weighted quantile loss, and errors in units
+    per part-day."""
     return frame(conn, """
-        select b.model_version, b.trained_at, r.training_end, b.method, b.mae, b.rmse, b.bias,
-               b.horizon_total_mae
+        select b.model_version, b.trained_at, r.training_end, b.method, b.wql, b.mae, b.rmse,
+               b.bias, b.horizon_total_mae
         from analytics.model_backtest as b
         join analytics.model_runs as r on r.model_version = b.model_version
         order by r.training_end, b.trained_at, b.method""")
