@@ -159,7 +159,18 @@ def _dashboard(args: argparse.Namespace) -> int:
     from sparecast_assets import db
     from sparecast_assets.dashboard.app import DASHBOARD_URL_VARIABLE, serve
 
+    import psycopg
+
     url = os.environ.get(DASHBOARD_URL_VARIABLE, "").strip() or db.database_url()
+    with psycopg.connect(url) as conn:
+        missing = conn.execute(
+            "select count(*) from unnest(array['forecast_vs_actual', 'stock_recommendations', "
+            "'fleet_health']) as v(name) where to_regclass('analytics.' || name) is null"
+        ).fetchone()[0]
+    if missing:
+        print(f"sparecast dashboard: {db.describe(url)} has no analytics views yet: run "
+              "`sparecast run --landing ...` (or `sparecast demo`) first", file=sys.stderr)
+        return 2
     print(f"sparecast dashboard on http://{args.host}:{args.port}/ reading {db.describe(url)} "
           "(schema analytics); Ctrl+C stops it", flush=True)
     serve(url, host=args.host, port=args.port)

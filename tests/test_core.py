@@ -167,3 +167,18 @@ def test_steps_no_period_reaches_are_constants_not_models():
     assert result.model.tail_text == "constant:0.0"
     assert result.frame["q99"].max() == 1
     assert not result.drivers().empty
+
+
+def test_infinite_huge_and_disguised_duplicate_input_is_refused_with_the_reason():
+    # Regression, from trying to break the API: inf passed as a quantity and came out as NaN
+    # quantiles; "2021-1-1" next to "2021-01-01" leaked a pandas reshape error.
+    history = fleet(n_items=3)
+    with pytest.raises(ValueError, match="1 history row\\(s\\) have a quantity above"):
+        core.forecast(history.assign(quantity=history["quantity"].where(
+            history.index != 5, np.inf)), 3, "M")
+    twice = pd.concat([history, history.iloc[[0]].assign(period="2020-1-1")])
+    with pytest.raises(ValueError, match="more than one row for an \\(item, period\\) pair"):
+        core.forecast(twice, 3, "M")
+    with pytest.raises(ValueError, match="horizon must be a whole number of periods, got 2.5"):
+        core.forecast(history, 2.5, "M")
+    assert len(core.forecast(history, np.int64(2), "M", levels=(0.5,))) == 3 * 2

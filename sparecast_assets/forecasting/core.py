@@ -45,6 +45,9 @@ FREQ_STEP = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(weeks=1),
 SEASON = {"D": 7, "W": 52, "M": 12}
 LAGS = {"D": 7, "W": 13, "M": 13}
 WINDOWS = {"D": (7, 28, 91, 364), "W": (4, 13, 26, 52), "M": (3, 6, 12, 24)}
+# More than this in one period is a unit or data error, not a spare part's demand; it would
+# also overflow the count distributions.
+MAX_QUANTITY = 1e9
 # Origins that train the model are thinned to keep at most this many rows: neighbouring
 # origins share nearly all of their history, so more rows mostly add time, not information.
 MAX_TRAINING_ROWS = 1_500_000
@@ -104,7 +107,12 @@ def to_series(history: pd.DataFrame, freq: str, items: pd.Index | None = None) -
         raise ValueError(f"{int(quantity.isna().sum())} history row(s) have no numeric quantity")
     if (quantity < 0).any():
         raise ValueError(f"{int((quantity < 0).sum())} history row(s) have a negative quantity")
-    if history.duplicated(["item", "period"]).any():
+    if (quantity > MAX_QUANTITY).any():
+        raise ValueError(f"{int((quantity > MAX_QUANTITY).sum())} history row(s) have a quantity "
+                         f"above {MAX_QUANTITY:,.0f} units (infinite or implausible for a part)")
+    keys = pd.DataFrame({"item": history["item"].astype(str),
+                         "period": pd.to_datetime(history["period"])})
+    if keys.duplicated().any():
         raise ValueError("history has more than one row for an (item, period) pair")
 
     period = pd.DatetimeIndex(pd.to_datetime(history["period"]))
@@ -677,8 +685,13 @@ def forecast_with_model(history: pd.DataFrame, horizon: int, freq: str, *,
                         calibrate: bool = False) -> Forecast:
     """Like ``forecast``, also returning the model and its contributions. ``model`` reuses a
     model fitted by ``fit`` on this history (same horizon and frequency) instead of training."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+        raise ValueError(f"horizon must be a whole number of periods, got {horizon!r}")
+    horizon = int(horizon)
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
+    if not levels:
+        raise ValueError(f"levels must name at least one of {QUANTILE_LEVELS}")
     unknown = sorted(set(levels) - set(QUANTILE_COLUMNS))
     if unknown:
         raise ValueError(f"quantile levels must be among {QUANTILE_LEVELS}, got {unknown}")
