@@ -93,3 +93,23 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
         for schema in SCHEMAS:
             cur.execute(f'create schema if not exists "{schema}"')
     conn.commit()
+
+
+def query_frame(conn: psycopg.Connection, query: str, params=None):
+    """The rows of a query as a pandas DataFrame with the query's column names."""
+    import pandas as pd  # lazily: the CLI's quick paths import this module
+
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def copy_rows(cur: psycopg.Cursor, table: str, frame, columns: list[str]) -> None:
+    """COPY the ``columns`` of a DataFrame into ``table`` row by row through psycopg's
+    adaptation: missing values become NULL, '' stays '', dates stay dates."""
+    import pandas as pd
+
+    with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        for row in frame[columns].itertuples(index=False):
+            copy.write_row([None if value is None or pd.isna(value) else value
+                            for value in row])

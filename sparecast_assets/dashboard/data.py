@@ -12,6 +12,8 @@ from datetime import date
 import pandas as pd
 import psycopg
 
+from sparecast_assets.db import query_frame
+
 # Days of demand history drawn before the forecast in a part's chart.
 HISTORY_DAYS = 120
 # Days of fleet-wide errors and failures in the fleet chart.
@@ -25,9 +27,7 @@ def connect(database_url: str) -> psycopg.Connection:
 
 
 def frame(conn: psycopg.Connection, query: str, params: tuple | dict = ()) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    return query_frame(conn, query, params)
 
 
 @dataclass(frozen=True)

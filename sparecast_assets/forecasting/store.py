@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd
 import psycopg
 
+from sparecast_assets.db import copy_rows, query_frame
 from sparecast_assets.forecasting.core import QUANTILE_COLUMNS, CoreModel
 
 # demand_p10 ... demand_p99: the forecast's quantiles of one day's demand, in units.
@@ -63,23 +63,17 @@ alter table ml.model_runs add column if not exists artifact_uri text
 """
 
 
-def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(query)
-        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-
-
 def read_model_inputs(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
-    demand = _frame(conn, """
+    demand = query_frame(conn, """
         select part_id, demand_date, demand_quantity::double precision as demand_quantity
         from dbt.fct_part_demand_daily""")
-    fleet = _frame(conn, """
+    fleet = query_frame(conn, """
         select part_id, activity_date, machines_carrying, machines_reporting,
                part_failures, machine_errors, machine_failures,
                mean_days_since_replacement::double precision as mean_days_since_replacement,
                max_days_since_replacement::double precision as max_days_since_replacement
         from dbt.fct_part_fleet_daily""")
-    sensors = _frame(conn, """
+    sensors = query_frame(conn, """
         select carried.part_id, s.reading_date as activity_date, s.sensor,
                round(avg(s.mean_value)::numeric, 6)::double precision as mean_value
         from dbt.int_machine_parts as carried
@@ -89,7 +83,7 @@ def read_model_inputs(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
     fleet[numeric] = fleet[numeric].astype(float)
     # Attributes the model may learn from: how critical the part is, what it costs, how long
     # it takes to get (missing where the parts master data has not landed).
-    parts = _frame(conn, """
+    parts = query_frame(conn, """
         select part_id, criticality,
                unit_cost::double precision as unit_cost,
                lead_time_days::double precision as lead_time_days
@@ -119,13 +113,6 @@ def record_model_run(conn: psycopg.Connection, model: CoreModel, training_start,
         )
 
 
-def _copy_frame(cur: psycopg.Cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    buffer = io.StringIO()
-    frame[columns].to_csv(buffer, header=False, index=False)
-    with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
-        copy.write(buffer.getvalue())
-
-
 def write_forecast(conn: psycopg.Connection, forecast: pd.DataFrame,
                    drivers: pd.DataFrame | None = None) -> int:
     """Replace the forecast (and its drivers) of the as-of dates in ``forecast`` in one
@@ -142,9 +129,9 @@ def write_forecast(conn: psycopg.Connection, forecast: pd.DataFrame,
                     (as_of_dates,))
         cur.execute("delete from analytics.part_demand_drivers where as_of_date = any(%s)",
                     (as_of_dates,))
-        _copy_frame(cur, "analytics.part_demand_forecast", forecast, columns)
+        copy_rows(cur, "analytics.part_demand_forecast", forecast, columns)
         if drivers is not None and len(drivers):
-            _copy_frame(cur, "analytics.part_demand_drivers", drivers,
+            copy_rows(cur, "analytics.part_demand_drivers", drivers,
                         ["as_of_date", "part_id", "rank", "feature", "contribution",
                          "model_version"])
     return len(forecast)

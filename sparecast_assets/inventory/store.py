@@ -8,6 +8,7 @@ from datetime import date
 import pandas as pd
 import psycopg
 
+from sparecast_assets.db import copy_rows, query_frame
 from sparecast_assets.inventory.policy import (
     EXCEPTION_COLUMNS, RECOMMENDATION_COLUMNS, InventorySettings, exceptions, recommend)
 
@@ -82,12 +83,6 @@ create table if not exists analytics.inventory_exceptions (
 """
 
 
-def _frame(conn: psycopg.Connection, query: str, params=None) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-
-
 def read_inventory_inputs(conn: psycopg.Connection, dead_stock_days: int,
                           as_of_date: date | None = None) -> dict:
     """The newest forecast (or that of ``as_of_date``), part attributes from dbt.dim_parts, the
@@ -99,21 +94,21 @@ def read_inventory_inputs(conn: psycopg.Connection, dead_stock_days: int,
             "select max(as_of_date) from analytics.part_demand_forecast").fetchone()[0]
         if as_of_date is None:
             raise ValueError("analytics.part_demand_forecast is empty: run the forecast first")
-    forecast = _frame(conn, "select * from analytics.part_demand_forecast where as_of_date = %s",
+    forecast = query_frame(conn, "select * from analytics.part_demand_forecast where as_of_date = %s",
                       (as_of_date,))
     if forecast.empty:
         raise ValueError(f"analytics.part_demand_forecast has no rows as of {as_of_date}")
-    parts = _frame(conn, """
+    parts = query_frame(conn, """
         select part_id, unit_cost::double precision as unit_cost,
                lead_time_days::double precision as lead_time_days,
                min_order_qty::double precision as min_order_qty,
                pack_size::double precision as pack_size, criticality
         from dbt.dim_parts""")
-    inventory = _frame(conn, """
+    inventory = query_frame(conn, """
         select part_id, location_id, snapshot_date, on_hand::double precision as on_hand,
                on_order::double precision as on_order
         from dbt.fct_inventory_snapshot""")
-    location_demand = _frame(conn, """
+    location_demand = query_frame(conn, """
         select usage.part_id, machines.location_id,
                coalesce(sum(usage.quantity) filter (
                    where usage.used_date > %(as_of)s::date - %(window)s), 0)::double precision
@@ -131,14 +126,6 @@ def read_inventory_inputs(conn: psycopg.Connection, dead_stock_days: int,
             "history_start": history_start}
 
 
-def _copy(cur: psycopg.Cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    # Row by row through psycopg's adaptation: keeps '' apart from NULL and dates as dates.
-    with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
-        for row in frame[columns].itertuples(index=False):
-            copy.write_row([None if value is None or pd.isna(value) else value
-                            for value in row])
-
-
 def write_recommendations(conn: psycopg.Connection, recommendations: pd.DataFrame,
                           at_risk: pd.DataFrame) -> None:
     """Replace both tables' rows of the as-of dates in ``recommendations`` in one transaction;
@@ -149,9 +136,9 @@ def write_recommendations(conn: psycopg.Connection, recommendations: pd.DataFram
         cur.execute(EXCEPTIONS_DDL)
         for table in ("analytics.inventory_recommendations", "analytics.inventory_exceptions"):
             cur.execute(f"delete from {table} where as_of_date = any(%s)", (as_of_dates,))
-        _copy(cur, "analytics.inventory_recommendations", recommendations,
+        copy_rows(cur, "analytics.inventory_recommendations", recommendations,
               RECOMMENDATION_COLUMNS)
-        _copy(cur, "analytics.inventory_exceptions", at_risk, EXCEPTION_COLUMNS)
+        copy_rows(cur, "analytics.inventory_exceptions", at_risk, EXCEPTION_COLUMNS)
 
 
 def refresh_recommendations(conn: psycopg.Connection, settings: InventorySettings,
