@@ -108,11 +108,15 @@ def run(name: str, demand: pd.DataFrame, attributes: pd.DataFrame, args, freq: s
     demand = demand[demand["item"].isin(items["item"])]
     print(f"{name}: {len(items):,} items with demand in the training periods, "
           f"{periods.size} periods, last {args.holdout} held out; {setup}")
+    print("lead-time demand recalibrated at each forecast origin from the reviews already "
+          f"over (warm-up {args.warmup} periods before the held-out ones)" if not
+          args.no_recalibrate else "no recalibration of lead-time demand")
 
     started = time.monotonic()
     every = {"sparecast": args.sparecast_every}
     results = compare(demand, items, forecasters(args.forecasters.split(","), freq), TARGETS,
                       args.holdout, reforecast_every=every, fixed_levels=fixed_levels,
+                      recalibrate=not args.no_recalibrate, warmup=args.warmup,
                       log=lambda message: print(f"  {message}", flush=True))
     print(f"simulated in {time.monotonic() - started:.0f}s\n")
     print_table(results)
@@ -129,7 +133,8 @@ def run(name: str, demand: pd.DataFrame, attributes: pd.DataFrame, args, freq: s
     return results
 
 
-def arguments(default_holdout: int, default_every: int) -> argparse.Namespace:
+def arguments(default_holdout: int, default_every: int,
+              default_warmup: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--forecasters", default="sparecast,crostonsba,tsb")
     parser.add_argument("--holdout", type=int, default=default_holdout,
@@ -137,13 +142,18 @@ def arguments(default_holdout: int, default_every: int) -> argparse.Namespace:
     parser.add_argument("--sparecast-every", type=int, default=default_every,
                         help="re-forecast sparecast every this many reviews (the baselines "
                              "re-forecast every review)")
+    parser.add_argument("--warmup", type=int, default=default_warmup,
+                        help="periods before the held-out ones that are reviewed (forecast, "
+                             "not measured) to recalibrate lead-time demand from the start")
+    parser.add_argument("--no-recalibrate", action="store_true",
+                        help="use the forecasters' lead-time demand as it is")
     parser.add_argument("--items", type=int, default=0,
                         help="simulate an evenly spaced sample of this many items (0: all)")
     return parser.parse_args()
 
 
 def main() -> None:
-    args = arguments(default_holdout=24, default_every=3)
+    args = arguments(default_holdout=24, default_every=3, default_warmup=9)
     demand, attributes = load_oil()
     items = pd.DataFrame({
         "item": attributes["item"],

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sparecast_assets.inventory.calibrate import TargetMap, nominal_levels
 from sparecast_assets.inventory.demand import (
     DemandDistribution, demand_over, negative_binomial_pmf, pmf_from_quantiles, quantile_columns)
 from sparecast_assets.inventory.policy import FILL_RATE, order_quantity, order_up_to_levels
@@ -140,21 +141,36 @@ def _period_frames(forecast: pd.DataFrame) -> tuple[str, dict]:
 
 
 class _Levels:
-    """Order-up-to levels per target from one item's forecast at a review, cached on the
-    forecast's numbers (many slow parts share an all-zero forecast)."""
+    """Lead-time and protection-interval distributions of one item's forecast at a review,
+    and the order-up-to levels per target from them, cached on the forecast's numbers (many
+    slow parts share an all-zero forecast) and on the targets asked."""
 
     def __init__(self, targets: Sequence[float], measure: str):
         self.targets, self.measure = list(targets), measure
-        self._cache: dict = {}
+        self._distributions: dict = {}
+        self._levels: dict = {}
+        self._nominal: dict = {}
         self._pmfs: dict = {}
 
-    def _levels(self, lead: DemandDistribution, protection: DemandDistribution) -> np.ndarray:
-        return order_up_to_levels(lead, protection, self.targets, self.measure).astype(float)
+    def levels(self, key, lead: DemandDistribution, protection: DemandDistribution,
+               targets: np.ndarray) -> np.ndarray:
+        cache_key = (key, targets.tobytes())
+        if cache_key not in self._levels:
+            self._levels[cache_key] = order_up_to_levels(
+                lead, protection, targets, self.measure).astype(float)
+        return self._levels[cache_key]
+
+    def nominal(self, key, lead: DemandDistribution, protection: DemandDistribution
+                ) -> np.ndarray:
+        """The levels at every nominal target of the calibration grid."""
+        if key not in self._nominal:
+            self._nominal[key] = nominal_levels(lead, protection, self.measure)
+        return self._nominal[key]
 
     def from_quantiles(self, levels: np.ndarray, steps: np.ndarray, lead_time: int,
-                       review: int) -> np.ndarray:
+                       review: int) -> tuple[tuple, DemandDistribution, DemandDistribution]:
         key = (steps[: lead_time + review].tobytes(), lead_time, review)
-        if key not in self._cache:
+        if key not in self._distributions:
             pmfs = []
             for row in steps[: lead_time + review]:
                 row_key = row.tobytes()
@@ -162,65 +178,110 @@ class _Levels:
                     mean = None if np.isnan(row[-1]) else row[-1]
                     self._pmfs[row_key] = pmf_from_quantiles(levels, row[:-1], mean)
                 pmfs.append(self._pmfs[row_key])
-            lead = DemandDistribution(demand_over(pmfs, lead_time))
-            protection = DemandDistribution(demand_over(pmfs, lead_time + review))
-            self._cache[key] = self._levels(lead, protection)
-        return self._cache[key]
+            self._distributions[key] = (DemandDistribution(demand_over(pmfs, lead_time)),
+                                        DemandDistribution(demand_over(pmfs,
+                                                                       lead_time + review)))
+        return (key, *self._distributions[key])
 
     def from_negative_binomial(self, mean: np.ndarray, alpha: float, lead_time: int,
-                               review: int) -> np.ndarray:
+                               review: int) -> tuple[tuple, DemandDistribution,
+                                                     DemandDistribution]:
         # The per-period mean over the protected steps: the baselines' mean is flat anyway.
         lead_mean = float(mean[:lead_time].mean()) if lead_time else 0.0
         protection_mean = float(mean[: lead_time + review].mean())
         key = (round(lead_mean, 12), round(protection_mean, 12), round(alpha, 12), lead_time,
                review)
-        if key not in self._cache:
-            lead = DemandDistribution(negative_binomial_pmf(lead_mean, alpha, lead_time))
-            protection = DemandDistribution(
-                negative_binomial_pmf(protection_mean, alpha, lead_time + review))
-            self._cache[key] = self._levels(lead, protection)
-        return self._cache[key]
+        if key not in self._distributions:
+            self._distributions[key] = (
+                DemandDistribution(negative_binomial_pmf(lead_mean, alpha, lead_time)),
+                DemandDistribution(negative_binomial_pmf(protection_mean, alpha,
+                                                         lead_time + review)))
+        return (key, *self._distributions[key])
+
+
+# A review before the held-out periods is forecast for recalibration only when at least this
+# many periods of history precede it.
+MIN_WARMUP_HISTORY = 12
 
 
 def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: Forecaster,
                       holdout: int, targets: Sequence[float], *, review: int = 1,
                       reforecast_every: int = 1, measure: str = FILL_RATE,
+                      recalibrate: bool = True, warmup: int = 0,
                       log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Order-up-to level per item, held-out period and target: {item: array (holdout x
     targets)}. ``demand`` is the long table (item, period, quantity) of the whole history with
-    every item in every period; ``lead_times`` whole periods by item."""
-    if holdout < 1 or reforecast_every < 1 or review < 1:
-        raise ValueError("holdout, reforecast_every and review must be >= 1")
+    every item in every period; ``lead_times`` whole periods by item.
+
+    With ``recalibrate`` each origin asks for the nominal targets that reviews already over
+    by then (lead time plus review period past) would have needed to achieve the targets
+    (:class:`sparecast_assets.inventory.calibrate.TargetMap`): what the policy would have
+    known. ``warmup`` periods before the held-out ones are reviewed the same way (forecast
+    every ``reforecast_every``, not measured) so that the map has reviews from the start;
+    reviews with fewer than MIN_WARMUP_HISTORY periods before them are left out."""
+    if holdout < 1 or reforecast_every < 1 or review < 1 or warmup < 0:
+        raise ValueError("holdout, reforecast_every and review must be >= 1, warmup >= 0")
     periods = np.sort(demand["period"].unique())
     if holdout >= periods.size:
         raise ValueError(f"holdout {holdout} leaves no history in {periods.size} periods")
     items = list(lead_times.index)
+    wide = (demand.pivot(index="item", columns="period", values="quantity")
+            .reindex(index=items, columns=periods).fillna(0.0).to_numpy(float))
     paths = {item: np.zeros((holdout, len(targets))) for item in items}
     longest = int(lead_times.max())
     levels = _Levels(targets, measure)
     first = periods.size - holdout
+    warmup_origins = [origin for origin in range(first - warmup, first, reforecast_every)
+                      if origin >= MIN_WARMUP_HISTORY]
+    # Reviews whose interval has not ended yet: (end period, cache key, lead-time and
+    # protection distributions, demand row, review period, lead time).
+    pending: list[tuple] = []
+    target_map = TargetMap(measure)
+    asked = np.asarray(targets, dtype=float)
 
-    for origin in range(first, periods.size, reforecast_every):
+    for origin in warmup_origins + list(range(first, periods.size, reforecast_every)):
         started = time.monotonic()
-        span = min(reforecast_every, periods.size - origin)
+        span = min(reforecast_every, (first if origin < first else periods.size) - origin)
+        if recalibrate:
+            still = []
+            for entry in pending:
+                end, key, lead, protection, row, at, lead_time = entry
+                if end <= origin:
+                    target_map.add(levels.nominal(key, lead, protection),
+                                   float(wide[row, at:at + lead_time].sum()),
+                                   float(wide[row, at + lead_time:end].sum()))
+                else:
+                    still.append(entry)
+            pending = still
+            asked = target_map.nominal(targets)
         history = demand[demand["period"] < periods[origin]]
         forecast = forecaster(history, span - 1 + longest + review)
         kind, per_item = _period_frames(forecast)
-        for item in items:
+        for row_index, item in enumerate(items):
             lead_time = int(lead_times[item])
             for offset in range(span):
-                row = origin + offset - first
+                at = origin + offset
                 if kind == "quantiles":
-                    steps = per_item["items"][item][offset:]
-                    paths[item][row] = levels.from_quantiles(per_item["levels"], steps,
-                                                             lead_time, review)
+                    key, lead, protection = levels.from_quantiles(
+                        per_item["levels"], per_item["items"][item][offset:], lead_time, review)
                 else:
                     mean, alpha = per_item[item]
-                    paths[item][row] = levels.from_negative_binomial(mean[offset:], alpha,
-                                                                     lead_time, review)
+                    key, lead, protection = levels.from_negative_binomial(
+                        mean[offset:], alpha, lead_time, review)
+                if recalibrate:
+                    pending.append((at + lead_time + review, key, lead, protection, row_index,
+                                    at, lead_time))
+                if at >= first:
+                    paths[item][at - first] = levels.levels(key, lead, protection, asked)
         if log:
-            log(f"origin {pd.Timestamp(periods[origin]).date()}: {len(items)} items, "
-                f"{time.monotonic() - started:.1f}s")
+            calibration = ""
+            if recalibrate:
+                calibration = (f", {target_map.reviews} past reviews: targets asked "
+                               + " ".join(f"{a:.4g}" for a in asked)
+                               + ("" if target_map.calibrated else " (too few to calibrate)"))
+            log(f"origin {pd.Timestamp(periods[origin]).date()}"
+                f"{' (warm-up)' if origin < first else ''}: {len(items)} items"
+                f"{calibration}, {time.monotonic() - started:.1f}s")
     return paths
 
 
@@ -285,6 +346,7 @@ def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[st
             targets: Sequence[float], holdout: int, *,
             reforecast_every: dict[str, int] | None = None,
             fixed_levels: dict[str, pd.DataFrame] | None = None, measure: str = FILL_RATE,
+            recalibrate: bool = True, warmup: int = 0,
             log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per forecaster and target (and per fixed policy) with :func:`summarise`'s
     figures. ``attributes``: item, lead_time_periods (whole), unit_cost, min_order_qty,
@@ -308,7 +370,8 @@ def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[st
         started = time.monotonic()
         every = (reforecast_every or {}).get(name, 1)
         paths = order_up_to_paths(demand, lead_times, forecaster, holdout, targets,
-                                  reforecast_every=every, measure=measure, log=log)
+                                  reforecast_every=every, measure=measure,
+                                  recalibrate=recalibrate, warmup=warmup, log=log)
         for j, target in enumerate(targets):
             levels = [paths[item][:, j] for item in attributes.index]
             rows.append({"forecaster": name, "target": target, **summarise(replays_of(levels))})
