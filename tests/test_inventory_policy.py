@@ -33,8 +33,9 @@ def test_integer_quantiles_give_a_pmf_between_the_bounds_they_imply():
 def test_fractional_quantiles_are_read_as_rounding_and_equal_quantiles_as_a_jump():
     # q10..q50 = 0 and q60..q99 = 1: F(0) = 0.5 + (0.6 - 0.5) * 0.5; q95 = q99 means no tail.
     assert pmf_from_quantiles(LEVELS, [0] * 5 + [1] * 6) == pytest.approx([0.55, 0.45])
-    # Every quantile 1: P(D = 0) = 0.1 * 0.5 / 1.5 (below q10 = 1, uniformly from -0.5).
-    assert pmf_from_quantiles(LEVELS, [1] * 11) == pytest.approx([1 / 15, 14 / 15])
+    # Every quantile 1: F rises from 0 at 0 (one unit below the only quantile) to 0.1 at 1,
+    # so P(D = 0) = F(0.5) = 0.05.
+    assert pmf_from_quantiles(LEVELS, [1] * 11) == pytest.approx([0.05, 0.95])
     assert pmf_from_quantiles(LEVELS, [0] * 11).tolist() == [1.0]
 
 

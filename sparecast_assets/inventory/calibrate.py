@@ -66,6 +66,8 @@ class TargetMap:
         if levels.shape != NOMINAL_TARGETS.shape:
             raise ValueError(f"need one level per nominal target ({NOMINAL_TARGETS.size}), got "
                              f"{levels.shape}")
+        if not np.all(np.isfinite(levels)) or np.any(np.diff(levels) < 0):
+            raise ValueError("levels must be finite and must not fall as the target rises")
         if min(lead_units, review_units) < 0 or not np.isfinite(lead_units + review_units):
             raise ValueError(f"demanded units must be finite and >= 0, got {lead_units}, "
                              f"{review_units}")
@@ -91,6 +93,8 @@ class TargetMap:
     def nominal(self, targets) -> np.ndarray:
         """The nominal target to ask for each target (module docstring)."""
         targets = np.asarray(targets, dtype=float)
+        if not np.all((targets > 0) & (targets < 1)):
+            raise ValueError(f"targets must be within (0, 1), got {targets.tolist()}")
         if not self.calibrated:
             return targets
         found = np.searchsorted(self.achieved(), targets - 1e-12, side="left")

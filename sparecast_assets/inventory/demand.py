@@ -36,6 +36,10 @@ from scipy import optimize, signal, stats
 
 # Mass left beyond the last unit of a pmf's support; it is added to the last unit.
 TAIL_TOLERANCE = 1e-9
+# More units than this in one period's pmf is refused: a pmf holds one probability per unit,
+# so a consumable used by the hundred thousand (bolts, litres) must be counted in larger
+# units (boxes, drums), or its pmfs would take gigabytes and minutes.
+MAX_PERIOD_UNITS = 100_000
 _QUANTILE_COLUMN = re.compile(r"^(?:q|demand_p)(\d{2})$")
 
 
@@ -61,7 +65,9 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
 
     The rule: the quantiles are points (Q_j, tau_j) of the CDF of a continuous demand whose
     rounding to the nearest unit is the demand in units, so P(D <= k) = F(k + 0.5), with F
-    piecewise linear through the points and through (-0.5, 0) (no negative demand). Where
+    piecewise linear through the points and, below the lowest quantile, down to F = 0 with the
+    density of the lowest interval between quantiles, but not below -0.5 (no negative demand;
+    with a single distinct quantile, one unit below it). Where
     several levels share a quantile (zero-inflated demand: q10 ... q80 all 0) F jumps there:
     from the smallest of those levels (approaching from below) to the largest (at the
     quantile and just above, up to the next quantile). For integer quantiles the result lies
@@ -93,15 +99,30 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
         raise ValueError(f"quantiles must be >= 0, got {values.tolist()}")
     if np.any(np.diff(values) < -1e-9):
         raise ValueError(f"quantiles must not decrease with the level, got {values.tolist()}")
+    if values[-1] > MAX_PERIOD_UNITS:
+        raise ValueError(f"a quantile of {values[-1]:g} units in one period is more than the "
+                         f"{MAX_PERIOD_UNITS:,} a pmf holds: count this part in larger units")
+    if mean is not None and (not np.isfinite(mean) or mean < 0):
+        raise ValueError(f"the forecast mean must be finite and >= 0, got {mean}")
     values = np.maximum.accumulate(values)
 
     # Knots of F: each distinct quantile with the smallest level sharing it (F's left limit
-    # there) and the largest (F's value there); the anchor (-0.5, 0) first.
+    # there) and the largest (F's value there); the anchor where F starts from 0 first.
     knots, first = np.unique(values, return_index=True)
     _, last_reversed = np.unique(values[::-1], return_index=True)
     left = np.concatenate([[0.0], levels[first]])
     right = np.concatenate([[0.0], levels[values.size - 1 - last_reversed]])
-    knots = np.concatenate([[-0.5], knots])
+    # Below the lowest quantile: a part used by the hundred (q10 = 280) has no mass near 0, so
+    # the mass under q10 spreads at the density just above it, not down to -0.5; otherwise
+    # the body's mean falls short and the tail matched to the mean swells to thousands.
+    anchor = -0.5
+    if knots[0] > 0:
+        if knots.size > 1:
+            density = (left[2] - right[1]) / (knots[1] - knots[0])
+            anchor = max(-0.5, knots[0] - left[1] / density)
+        else:
+            anchor = max(-0.5, knots[0] - 1.0)
+    knots = np.concatenate([[anchor], knots])
 
     top, top_level = values[-1], levels[-1]
 
@@ -110,12 +131,16 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
         above = np.minimum(below + 1, knots.size - 1)
         span = np.where(above > below, knots[above] - knots[below], 1.0)
         inside = right[below] + (left[above] - right[below]) * (x - knots[below]) / span
-        return np.where(x == knots[below], right[below], inside)
+        return np.where(x < knots[0], 0.0, np.where(x == knots[below], right[below], inside))
 
     theta = (values[-1] - values[-2]) / np.log((1 - levels[-2]) / (1 - top_level))
     if mean is not None and mean > 0:
         theta = max(theta, _mean_matching_theta(body, top, top_level, float(mean)))
     tail_length = theta * np.log((1 - top_level) / TAIL_TOLERANCE)
+    if top + tail_length > MAX_PERIOD_UNITS:
+        raise ValueError(f"the tail beyond the highest quantile ({top:g}) reaches past "
+                         f"{MAX_PERIOD_UNITS:,} units in one period (forecast mean {mean}): "
+                         "check the forecast, or count this part in larger units")
     last_unit = max(int(np.floor(top + tail_length + 0.5)), int(np.floor(top + 0.5)), 0)
     x = np.arange(last_unit + 1) + 0.5
     inside = body(x)
@@ -154,6 +179,9 @@ def negative_binomial_pmf(mean_per_period: float, alpha: float, periods: float) 
     with size n = periods / alpha and success probability 1 / (1 + alpha * mean); alpha 0 is
     Poisson with mean periods * mean; mean 0 is no demand. Thinning a period by a fraction
     f gives NB(f n, p) too, so fractional periods follow the same formula."""
+    if not np.isfinite([mean_per_period, alpha, periods]).all():
+        raise ValueError(f"mean {mean_per_period}, alpha {alpha} and periods {periods} "
+                         "must be finite")
     if mean_per_period < 0 or alpha < 0 or periods < 0:
         raise ValueError(f"mean {mean_per_period}, alpha {alpha} and periods {periods} "
                          "must be >= 0")
@@ -250,7 +278,8 @@ class DemandDistribution:
 
     def __init__(self, pmf: np.ndarray):
         pmf = np.asarray(pmf, dtype=float)
-        if pmf.ndim != 1 or pmf.size == 0 or np.any(pmf < -1e-12) or abs(pmf.sum() - 1) > 1e-6:
+        if (pmf.ndim != 1 or pmf.size == 0 or not np.all(np.isfinite(pmf))
+                or np.any(pmf < -1e-12) or abs(pmf.sum() - 1) > 1e-6):
             raise ValueError("a pmf is a non-empty vector of probabilities summing to 1")
         self.pmf = np.clip(pmf, 0.0, None) / pmf.sum()
         self.cdf = np.minimum(np.cumsum(self.pmf), 1.0)

@@ -36,13 +36,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from sparecast_assets.inventory.demand import (
     DemandDistribution, demand_over, period_pmfs_for, pmf_from_quantiles, quantile_columns, thin)
+
+# A lead time longer than ten years is a placeholder ("9999": unknown), not a lead time.
+MAX_LEAD_TIME_DAYS = 3650
+# Days of cover beyond this (a century) give no projected stockout date: it would not be a
+# date anyone plans for, and Python's dates end in 9999.
+MAX_COVER_DAYS = 36_500
 
 CYCLE_SERVICE = "cycle_service"
 FILL_RATE = "fill_rate"
@@ -71,11 +77,37 @@ class InventorySettings:
     forecast_season: int = 7
 
     def __post_init__(self):
+        # Criticality classes are matched without case or surrounding spaces, on both sides.
+        targets = {}
+        for criticality, level in self.service_targets.items():
+            key = str(criticality).strip().lower()
+            if key in targets:
+                raise ValueError(f"service_targets names {key!r} twice")
+            targets[key] = level
+        object.__setattr__(self, "service_targets", targets)
+        object.__setattr__(self, "default_criticality",
+                           str(self.default_criticality).strip().lower())
+        for name in ("default_lead_time_days", "default_unit_cost", "review_period_days",
+                     "excess_horizon_days", "dead_stock_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.default_lead_time_days > MAX_LEAD_TIME_DAYS:
+            raise ValueError(f"default_lead_time_days must be at most {MAX_LEAD_TIME_DAYS}, "
+                             f"got {self.default_lead_time_days}")
+        if int(self.dead_stock_days) != self.dead_stock_days:
+            raise ValueError(f"dead_stock_days must be whole days, got {self.dead_stock_days}")
+        if isinstance(self.forecast_season, bool) or not isinstance(
+                self.forecast_season, (int, np.integer)) or self.forecast_season < 1:
+            raise ValueError(f"forecast_season must be a whole number of days >= 1, got "
+                             f"{self.forecast_season!r}")
         if self.service_measure not in SERVICE_MEASURES:
             raise ValueError(f"service_measure must be one of {SERVICE_MEASURES}, got "
                              f"{self.service_measure!r}")
         for criticality, level in self.service_targets.items():
-            if not 0.0 < level < 1.0:
+            if isinstance(level, bool) or not isinstance(level, (int, float, np.number)) \
+                    or not 0.0 < level < 1.0:
                 raise ValueError(f"service target for {criticality!r} must be within (0, 1), "
                                  f"got {level}")
         if self.default_criticality not in self.service_targets:
@@ -184,6 +216,11 @@ def order_quantity(order_up_to: float, reorder_point: float, inventory_position:
 
     Example: S 17, position 3, MOQ 10, pack 4 -> need 14 >= MOQ -> 16 (four packs). With
     MOQ 18 instead -> 20 (MOQ first, then whole packs, so both hold)."""
+    if not np.isfinite([order_up_to, reorder_point, inventory_position, min_order_qty,
+                        pack_size]).all():
+        raise ValueError(f"order_quantity needs finite numbers, got S {order_up_to}, s "
+                         f"{reorder_point}, position {inventory_position}, MOQ {min_order_qty}, "
+                         f"pack {pack_size}")
     if pack_size <= 0:
         raise ValueError(f"pack_size must be > 0, got {pack_size}")
     if min_order_qty < 0:
@@ -277,14 +314,20 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
     if forecast.duplicated(["part_id", "horizon_days"]).any():
         raise ValueError("forecast has more than one row per part and horizon day: pass one "
                          "as-of date")
+    as_of_date = _as_date(as_of_date, "as_of_date")
+    history_start = None if history_start is None else _as_date(history_start, "history_start")
+    forecast, parts, inventory, location_demand = _checked_inputs(
+        forecast, parts, inventory, location_demand)
     levels = quantile_columns(forecast) if len(forecast) else {}
-    versions = sorted(set(forecast["model_version"].dropna()))
+    versions = sorted(set(forecast["model_version"].dropna().astype(str)))
     model_version = versions[-1] if len(versions) == 1 else ", ".join(versions) or None
 
     by_part = {part: group.sort_values("horizon_days")
                for part, group in forecast.groupby("part_id")}
     attributes = parts.set_index("part_id")
-    part_ids = sorted(set(by_part) | set(inventory["part_id"]))
+    # Every part with a forecast, a stock record or usage at a location in the window.
+    part_ids = sorted(set(by_part) | set(inventory["part_id"])
+                      | set(location_demand.loc[location_demand["units"] > 0, "part_id"]))
     window_start = as_of_date - timedelta(days=settings.dead_stock_days - 1)
     history_covers_window = history_start is not None and history_start <= window_start
     rows = []
@@ -306,26 +349,27 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
             criticality = settings.default_criticality
             flags.append("criticality_default")
         min_order_qty = float(_value(attr.get("min_order_qty"), 0.0))
-        pack_size = float(_value(attr.get("pack_size"), 1.0)) or 1.0
+        pack_size = float(_value(attr.get("pack_size"), 1.0))
         lead_time, unit_cost = float(lead_time), float(unit_cost)
         review = settings.review_period_days
 
         part_forecast = by_part.get(part_id)
         if part_forecast is None:
             flags.append("no_forecast")
-            lead_pmf = protection_pmf = np.array([1.0])
+            covering = []
             mean_daily = 0.0
         else:
             steps = part_forecast[list(levels.values())].to_numpy(float)
             means = part_forecast["demand_mean"].to_numpy(float)
-            period_pmfs = [pmf_from_quantiles(list(levels), row, mean)
-                           for row, mean in zip(steps, means)]
+            try:
+                period_pmfs = [pmf_from_quantiles(list(levels), row, mean)
+                               for row, mean in zip(steps, means)]
+            except ValueError as error:
+                raise ValueError(f"forecast of part {part_id!r}: {error}") from error
             covering, extended = period_pmfs_for(period_pmfs, lead_time + review,
                                                  settings.forecast_season)
             if extended:
                 flags.append("lead_time_beyond_forecast")
-            lead_pmf = demand_over(covering, lead_time)
-            protection_pmf = demand_over(covering, lead_time + review)
             mean_daily = float(part_forecast["demand_mean"].mean())
 
         stock = inventory[inventory["part_id"] == part_id].set_index("location_id")
@@ -353,15 +397,19 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
             else:
                 on_hand, on_order, snapshot_date = 0.0, 0.0, None
                 row_flags.append("no_inventory_snapshot")
-            lead = DemandDistribution(thin(lead_pmf, share))
-            protection = DemandDistribution(thin(protection_pmf, share))
+            # Each day's demand is thinned before the days are summed: the same distribution
+            # as thinning the sum, at a fraction of the cost for parts used by the hundred.
+            days = [thin(pmf, share) for pmf in covering]
+            lead = DemandDistribution(demand_over(days, lead_time) if days else np.array([1.0]))
+            protection = DemandDistribution(demand_over(days, lead_time + review) if days
+                                            else np.array([1.0]))
             levels_here = stock_levels(lead, protection, target, settings.service_measure)
             position = on_hand + on_order
             quantity = order_quantity(levels_here.order_up_to_level, levels_here.reorder_point,
                                       position, min_order_qty, pack_size)
             short = float(lead.expected_shortage([position])[0])
             daily = mean_daily * share
-            cover = on_hand / daily if daily > 0 else None
+            cover = max(on_hand, 0.0) / daily if daily > 0 else None
 
             if location in located.index:
                 last_demand = _value(located.loc[location, "last_demand_date"])
@@ -392,7 +440,8 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
                 "expected_units_short": short, "value_at_risk": short * unit_cost,
                 "days_of_cover": cover,
                 "projected_stockout_date": (as_of_date + timedelta(days=math.floor(cover))
-                                            if cover is not None else None),
+                                            if cover is not None and cover <= MAX_COVER_DAYS
+                                            else None),
                 "excess_units": excess, "excess_value": excess * unit_cost,
                 "last_demand_date": last_demand,
                 "dead_stock_units": on_hand if dead else 0.0,
@@ -400,6 +449,111 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
                 "data_flags": ",".join(row_flags),
             })
     return pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+
+
+def _as_date(value, name: str) -> date:
+    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a date, got {value!r}") from error
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date, got {value!r}")
+    return stamp.date()
+
+
+def _bad(frame: pd.DataFrame, mask, what: str, name: str) -> None:
+    mask = np.asarray(mask, dtype=bool)
+    if mask.any():
+        shown = sorted({str(p) for p in frame.loc[mask, "part_id"]})
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise ValueError(f"{name}: {what} for part(s) {', '.join(shown[:5])}{more}")
+
+
+def _numbers(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
+    """The column as floats; text that is not a number is refused, missing values stay NaN."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    _bad(frame, values.isna() & frame[column].notna(), f"{column} is not a number", name)
+    return values.astype(float)
+
+
+def _checked_inputs(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFrame,
+                    location_demand: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """Copies of the inputs with ids as text and numbers as floats; whatever would give a
+    wrong or meaningless recommendation is refused with the parts it concerns."""
+    frames = []
+    for name, frame in (("forecast", forecast), ("parts", parts), ("inventory", inventory),
+                        ("location_demand", location_demand)):
+        frame = frame.copy()
+        if frame["part_id"].isna().any():
+            raise ValueError(f"{name} has {int(frame['part_id'].isna().sum())} row(s) "
+                             "without a part_id")
+        frame["part_id"] = frame["part_id"].astype(str)
+        if "location_id" in frame:
+            frame["location_id"] = frame["location_id"].map(
+                lambda v: None if v is None or pd.isna(v) else str(v))
+        frames.append(frame)
+    forecast, parts, inventory, location_demand = frames
+
+    if len(forecast):
+        days = _numbers(forecast, "horizon_days", "forecast")
+        _bad(forecast, days.isna() | (days < 1) | (days != np.floor(days)),
+             "horizon_days must be whole days >= 1", "forecast")
+        forecast["horizon_days"] = days.astype(int)
+        steps = forecast.groupby("part_id")["horizon_days"].agg(["min", "max", "count"])
+        gaps = steps[(steps["min"] != 1) | (steps["max"] != steps["count"])].index
+        _bad(forecast, forecast["part_id"].isin(gaps),
+             "horizon_days must run 1, 2, ... without gaps", "forecast")
+        mean = _numbers(forecast, "demand_mean", "forecast")
+        _bad(forecast, ~np.isfinite(mean) | (mean < 0), "demand_mean must be finite and >= 0",
+             "forecast")
+        forecast["demand_mean"] = mean
+        forecast["model_version"] = forecast["model_version"].map(
+            lambda v: None if v is None or pd.isna(v) else str(v))
+
+    _bad(parts, parts["part_id"].duplicated(keep=False), "more than one row", "parts")
+    for column, low, high, closed in (("unit_cost", 0.0, np.inf, True),
+                                      ("lead_time_days", 0.0, MAX_LEAD_TIME_DAYS, True),
+                                      ("min_order_qty", 0.0, np.inf, True),
+                                      ("pack_size", 0.0, np.inf, False)):
+        values = _numbers(parts, column, "parts")
+        outside = values.notna() & (~np.isfinite(values) | (values > high)
+                                    | ((values < low) if closed else (values <= low)))
+        bound = f"{'>=' if closed else '>'} {low:g}" + (
+            f" and <= {high:g}" if np.isfinite(high) else "")
+        _bad(parts, outside, f"{column} must be finite, {bound}", "parts")
+        parts[column] = values
+    parts["criticality"] = parts["criticality"].map(
+        lambda v: None if v is None or pd.isna(v) else str(v))
+
+    _bad(inventory, inventory["location_id"].isna(), "a stock count without a location_id",
+         "inventory")
+    _bad(inventory, inventory.duplicated(["part_id", "location_id"], keep=False),
+         "more than one stock count at a location", "inventory")
+    on_hand = _numbers(inventory, "on_hand", "inventory")
+    _bad(inventory, ~np.isfinite(on_hand) | (on_hand < 0),
+         "on_hand must be a finite count >= 0", "inventory")
+    on_order = _numbers(inventory, "on_order", "inventory").fillna(0.0)
+    _bad(inventory, ~np.isfinite(on_order) | (on_order < 0),
+         "on_order must be finite and >= 0", "inventory")
+    inventory["on_hand"], inventory["on_order"] = on_hand, on_order
+
+    _bad(location_demand, location_demand.duplicated(["part_id", "location_id"], keep=False),
+         "more than one usage row at a location", "location_demand")
+    units = _numbers(location_demand, "units", "location_demand")
+    _bad(location_demand, ~np.isfinite(units) | (units < 0), "units must be finite and >= 0",
+         "location_demand")
+    location_demand["units"] = units
+    try:
+        location_demand["last_demand_date"] = pd.to_datetime(
+            location_demand["last_demand_date"]).dt.date
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"location_demand: last_demand_date must be dates ({error})") from error
+    location_demand["last_demand_date"] = location_demand["last_demand_date"].map(
+        lambda v: None if v is None or pd.isna(v) else v)
+    return forecast, parts, inventory, location_demand
 
 
 def exceptions(recommendations: pd.DataFrame) -> pd.DataFrame:

@@ -86,10 +86,19 @@ def replay(demand: Sequence[float], order_up_to: Sequence[float], lead_time: int
     order_up_to = np.broadcast_to(np.asarray(order_up_to, dtype=float), demand.shape)
     if reorder_points is not None:
         reorder_points = np.broadcast_to(np.asarray(reorder_points, dtype=float), demand.shape)
-    if lead_time < 0 or int(lead_time) != lead_time:
-        raise ValueError(f"lead_time must be a whole number of periods >= 0, got {lead_time}")
+    if isinstance(lead_time, bool) or not isinstance(lead_time, (int, float, np.number)) \
+            or not np.isfinite(lead_time) or lead_time < 0 or int(lead_time) != lead_time:
+        raise ValueError(f"lead_time must be a whole number of periods >= 0, got {lead_time!r}")
+    lead_time = int(lead_time)
+    if demand.ndim != 1 or demand.size == 0:
+        raise ValueError("demand must be a non-empty sequence of periods")
+    if not np.all(np.isfinite(demand)):
+        raise ValueError("demand must be finite (no NaN or inf)")
     if np.any(demand < 0):
         raise ValueError("demand must be >= 0")
+    if not (np.all(np.isfinite(order_up_to)) and (reorder_points is None
+                                                  or np.all(np.isfinite(reorder_points)))):
+        raise ValueError("order-up-to levels and reorder points must be finite")
     n = demand.size
     received, position, ordered, filled, on_hand, backorders = (np.zeros(n) for _ in range(6))
     arriving = np.zeros(n + lead_time + 1)
@@ -224,7 +233,20 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
     periods = np.sort(demand["period"].unique())
     if holdout >= periods.size:
         raise ValueError(f"holdout {holdout} leaves no history in {periods.size} periods")
+    quantity = pd.to_numeric(demand["quantity"], errors="coerce")
+    if not np.all(np.isfinite(quantity)) or (quantity < 0).any():
+        raise ValueError("demand quantities must be finite numbers >= 0 (no NaN)")
+    if demand.duplicated(["item", "period"]).any():
+        raise ValueError("demand has more than one row per item and period")
+    lead = pd.to_numeric(lead_times, errors="coerce")
+    if not np.all(np.isfinite(lead)) or (lead < 0).any() or (lead != np.floor(lead)).any():
+        raise ValueError("lead times must be whole numbers of periods >= 0")
+    lead_times = lead.astype(int)
     items = list(lead_times.index)
+    missing = sorted(set(items) - set(demand["item"]))
+    if missing:
+        raise ValueError(f"{len(missing)} item(s) with a lead time have no demand rows: "
+                         f"{missing[:5]}")
     wide = (demand.pivot(index="item", columns="period", values="quantity")
             .reindex(index=items, columns=periods).fillna(0.0).to_numpy(float))
     paths = {item: np.zeros((holdout, len(targets))) for item in items}
@@ -257,6 +279,10 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
         history = demand[demand["period"] < periods[origin]]
         forecast = forecaster(history, span - 1 + longest + review)
         kind, per_item = _period_frames(forecast)
+        forecast_items = per_item["items"] if kind == "quantiles" else per_item
+        left_out = [item for item in items if item not in forecast_items]
+        if left_out:
+            raise ValueError(f"the forecaster left out {len(left_out)} item(s): {left_out[:5]}")
         for row_index, item in enumerate(items):
             lead_time = int(lead_times[item])
             for offset in range(span):
@@ -288,6 +314,8 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
 def summarise(replays: dict[str, Replay]) -> dict[str, float]:
     """Totals over items: fill rate (units), cycle service level (item-periods), average stock
     value per period, orders, backordered units, and the mean of the items' own fill rates."""
+    if not replays:
+        raise ValueError("no replays to summarise")
     rows = pd.DataFrame([replay.totals() for replay in replays.values()])
     periods = int(rows["periods"].sum())
     measured_periods = rows["periods"].max() if len(rows) else 0
