@@ -108,28 +108,27 @@ def run(name: str, demand: pd.DataFrame, attributes: pd.DataFrame, args, freq: s
     demand = demand[demand["item"].isin(items["item"])]
     print(f"{name}: {len(items):,} items with demand in the training periods, "
           f"{periods.size} periods, last {args.holdout} held out; {setup}")
-    print("lead-time demand recalibrated at each forecast origin from the reviews already "
-          f"over (warm-up {args.warmup} periods before the held-out ones)" if not
-          args.no_recalibrate else "no recalibration of lead-time demand")
+    print("targets recalibrated at each forecast origin from the reviews already over "
+          f"(warm-up {args.warmup} periods before the held-out ones)" if args.recalibrate
+          else "targets used as they are (no recalibration)")
 
     started = time.monotonic()
     every = {"sparecast": args.sparecast_every}
     results = compare(demand, items, forecasters(args.forecasters.split(","), freq), TARGETS,
                       args.holdout, reforecast_every=every, fixed_levels=fixed_levels,
-                      recalibrate=not args.no_recalibrate, warmup=args.warmup,
+                      recalibrate=args.recalibrate, warmup=args.warmup,
                       log=lambda message: print(f"  {message}", flush=True))
     print(f"simulated in {time.monotonic() - started:.0f}s\n")
     print_table(results)
 
     out = BENCH / "out"
     out.mkdir(exist_ok=True)
-    results[COLUMNS + ["measured_periods"]].to_csv(out / f"simulate_{name.lower()}.csv",
-                                                   index=False)
-    tradeoff_chart(results, out / f"simulate_{name.lower()}_tradeoff.png",
+    stem = f"simulate_{name.lower()}{args.out}"
+    results[COLUMNS + ["measured_periods"]].to_csv(out / f"{stem}.csv", index=False)
+    tradeoff_chart(results, out / f"{stem}_tradeoff.png",
                    f"{name}: fill rate against stock, last {args.holdout} periods replayed",
                    value_unit)
-    print(f"\nwrote {out / f'simulate_{name.lower()}.csv'} and "
-          f"{out / f'simulate_{name.lower()}_tradeoff.png'}")
+    print(f"\nwrote {out / f'{stem}.csv'} and {out / f'{stem}_tradeoff.png'}")
     return results
 
 
@@ -142,11 +141,15 @@ def arguments(default_holdout: int, default_every: int,
     parser.add_argument("--sparecast-every", type=int, default=default_every,
                         help="re-forecast sparecast every this many reviews (the baselines "
                              "re-forecast every review)")
+    parser.add_argument("--out", default="",
+                        help="suffix of the output files (bench/out/simulate_<name><out>.csv)")
     parser.add_argument("--warmup", type=int, default=default_warmup,
                         help="periods before the held-out ones that are reviewed (forecast, "
                              "not measured) to recalibrate lead-time demand from the start")
-    parser.add_argument("--no-recalibrate", action="store_true",
-                        help="use the forecasters' lead-time demand as it is")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="ask each policy for the nominal targets that its past reviews "
+                             "needed to achieve the targets (sparecast_assets/inventory/"
+                             "calibrate.py); off: the targets as they are")
     parser.add_argument("--items", type=int, default=0,
                         help="simulate an evenly spaced sample of this many items (0: all)")
     return parser.parse_args()

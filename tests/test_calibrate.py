@@ -84,7 +84,7 @@ def test_simulator_recalibrates_from_reviews_whose_interval_is_over(monkeypatch)
 
     messages = []
     paths = order_up_to_paths(demand, pd.Series(1, index=items), forecaster, holdout=3,
-                              targets=[0.9], warmup=2, log=messages.append)
+                              targets=[0.9], warmup=2, recalibrate=True, log=messages.append)
     plain = order_up_to_paths(demand, pd.Series(1, index=items), forecaster, holdout=3,
                               targets=[0.9], warmup=2, recalibrate=False)
     lead = DemandDistribution(negative_binomial_pmf(0.5, 0.0, 1))

@@ -55,8 +55,39 @@ def test_lags_count_calendar_periods_across_missing_rows():
 
 def test_weekly_periods_must_be_on_one_grid():
     history = long([("A", "2024-01-01", 1), ("A", "2024-01-09", 1)])  # Monday, then Tuesday
-    with pytest.raises(ValueError, match="not on one 'W' grid starting 2024-01-01"):
+    with pytest.raises(ValueError, match="1 history period\\(s\\) are not 'W' period starts "
+                                         "\\(e.g. 2024-01-09 00:00:00\\): give weeks as the "
+                                         "Monday"):
         core.to_series(history, "W")
+    # Mondays with a week without a row (22 January): the calendar fills it with zero.
+    assert core.to_series(long([("A", "2024-01-15", 1), ("A", "2024-01-29", 2)]), "W") \
+        .values.tolist() == [[1.0, 0.0, 2.0]]
+
+
+def test_periods_off_their_start_and_odd_quantities_are_refused():
+    # Regression, from trying to break the API: evenly spaced periods off the documented
+    # starts (months on the 15th, days at noon, Tuesday weeks) and time-zone-aware periods
+    # were accepted; true/false quantities were read as 1/0.
+    with pytest.raises(ValueError, match="2 history period\\(s\\) are not 'M' period starts "
+                                         "\\(e.g. 2024-01-15 00:00:00\\): give months as "
+                                         "their first day"):
+        core.to_series(long([("A", "2024-01-15", 1), ("A", "2024-02-15", 1)]), "M")
+    with pytest.raises(ValueError, match="give days at midnight"):
+        core.to_series(long([("A", "2024-01-01 12:00", 1), ("A", "2024-01-02 12:00", 1)]), "D")
+    with pytest.raises(ValueError, match="give weeks as the Monday"):
+        core.to_series(long([("A", "2024-01-02", 1), ("A", "2024-01-09", 1)]), "W")
+    aware = long([("A", "2024-01-01", 1), ("A", "2024-01-02", 1)])
+    aware["period"] = aware["period"].dt.tz_localize("Europe/Berlin")
+    with pytest.raises(ValueError, match="carry a time zone"):
+        core.to_series(aware, "D")
+    with pytest.raises(ValueError, match="true/false, not a number of units"):
+        core.to_series(pd.DataFrame({"item": "A", "period": pd.to_datetime(["2024-01-01"]),
+                                     "quantity": [True]}), "D")
+    # Numbers as text and fractions (litres) are read as numbers.
+    assert core.to_series(long([("A", "2024-01-01", "3"), ("A", "2024-01-02", 0.5)]), "D") \
+        .values.tolist() == [[3.0, 0.5]]
+    with pytest.raises(ValueError, match="horizon must be a whole number of periods >= 1"):
+        core.fit(fleet(n_items=3), 2.5, "M")
 
 
 def test_bad_history_is_refused_with_the_reason():
@@ -182,3 +213,4 @@ def test_infinite_huge_and_disguised_duplicate_input_is_refused_with_the_reason(
     with pytest.raises(ValueError, match="horizon must be a whole number of periods, got 2.5"):
         core.forecast(history, 2.5, "M")
     assert len(core.forecast(history, np.int64(2), "M", levels=(0.5,))) == 3 * 2
+    assert core.fit(history, np.int64(2), "M").horizon == 2

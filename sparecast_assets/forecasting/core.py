@@ -102,6 +102,10 @@ def to_series(history: pd.DataFrame, freq: str, items: pd.Index | None = None) -
         raise ValueError(f"history lacks column(s) {sorted(missing)}")
     if history.empty:
         raise ValueError("history has no rows")
+    if pd.api.types.is_bool_dtype(history["quantity"]):
+        raise ValueError("history quantity is true/false, not a number of units")
+    # Numbers written as text ("3") are read as numbers; fractions (litres, metres) are kept
+    # and counted in whole units started when the model trains.
     quantity = pd.to_numeric(history["quantity"], errors="coerce")
     if quantity.isna().any():
         raise ValueError(f"{int(quantity.isna().sum())} history row(s) have no numeric quantity")
@@ -116,6 +120,19 @@ def to_series(history: pd.DataFrame, freq: str, items: pd.Index | None = None) -
         raise ValueError("history has more than one row for an (item, period) pair")
 
     period = pd.DatetimeIndex(pd.to_datetime(history["period"]))
+    if period.tz is not None:
+        raise ValueError("history periods carry a time zone: give the local calendar's dates "
+                         "(a day, the Monday of a week, the first of a month)")
+    starts = {"D": (period == period.normalize(), "days at midnight (no time of day)"),
+              "W": ((period == period.normalize()) & (period.dayofweek == 0),
+                    "weeks as the Monday that starts them"),
+              "M": ((period == period.normalize()) & (period.day == 1),
+                    "months as their first day")}
+    on_start, wanted = starts[freq]
+    if not on_start.all():
+        first_off = period[~on_start][0]
+        raise ValueError(f"{int((~on_start).sum())} history period(s) are not {freq!r} period "
+                         f"starts (e.g. {first_off}): give {wanted}")
     calendar = pd.date_range(period.min(), period.max(), freq=FREQ_STEP[freq])
     if calendar[-1] != period.max() or not period.isin(calendar).all():
         raise ValueError(f"history periods are not on one {freq!r} grid starting "
@@ -462,6 +479,9 @@ def fit(history: pd.DataFrame, horizon: int, freq: str, *,
         survival_steps: int = SURVIVAL_STEPS, calibrate: bool = False) -> CoreModel | None:
     """Train on every origin whose target is inside the history; None when there is too little
     history for a global model (``forecast`` then falls back to empirical distributions)."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}")
+    horizon = int(horizon)
     series = to_series(history, freq)
     return _fit(series, horizon, origin_features(series, covariates),
                 static_features(static, series.items), survival_steps, calibrate)

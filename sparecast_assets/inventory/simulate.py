@@ -216,7 +216,7 @@ MIN_WARMUP_HISTORY = 12
 def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: Forecaster,
                       holdout: int, targets: Sequence[float], *, review: int = 1,
                       reforecast_every: int = 1, measure: str = FILL_RATE,
-                      recalibrate: bool = True, warmup: int = 0,
+                      recalibrate: bool = False, warmup: int = 0,
                       log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Order-up-to level per item, held-out period and target: {item: array (holdout x
     targets)}. ``demand`` is the long table (item, period, quantity) of the whole history with
@@ -374,7 +374,7 @@ def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[st
             targets: Sequence[float], holdout: int, *,
             reforecast_every: dict[str, int] | None = None,
             fixed_levels: dict[str, pd.DataFrame] | None = None, measure: str = FILL_RATE,
-            recalibrate: bool = True, warmup: int = 0,
+            recalibrate: bool = False, warmup: int = 0,
             log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per forecaster and target (and per fixed policy) with :func:`summarise`'s
     figures. ``attributes``: item, lead_time_periods (whole), unit_cost, min_order_qty,
