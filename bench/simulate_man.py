@@ -30,7 +30,7 @@ from simulate_oil import arguments, run  # noqa: E402
 
 
 def main() -> None:
-    args = arguments(default_holdout=52, default_every=4, default_warmup=36)
+    args = arguments(default_holdout=52, default_every=13, default_warmup=36)
     demand, attributes = load_man()
     items = pd.DataFrame({
         "item": attributes["item"],

@@ -35,7 +35,9 @@ sys.path.insert(0, str(BENCH.parent))
 
 from datasets import load_oil  # noqa: E402
 
-from sparecast_assets.inventory.simulate import compare, negative_binomial_forecaster  # noqa: E402
+from sparecast_assets.inventory.simulate import (  # noqa: E402
+    ITEM, ORDER_UP_TO, REORDER_POINT, SYSTEM, CoreForecaster, compare,
+    negative_binomial_forecaster)
 
 TARGETS = (0.80, 0.85, 0.90, 0.95, 0.99)
 DAYS_PER_MONTH = 365.25 / 12
@@ -43,18 +45,13 @@ COLUMNS = ["forecaster", "target", "fill_rate", "cycle_service_level", "average_
            "orders", "backordered_units", "item_fill_rate_mean", "items"]
 
 
-def forecasters(names: list[str], freq: str) -> dict:
+def forecasters(names: list[str], freq: str, retrain_every: int) -> dict:
     chosen = {}
     for name in names:
         if name in ("crostonsba", "tsb"):
             chosen[name] = negative_binomial_forecaster(name)
         elif name == "sparecast":
-            try:
-                from sparecast_assets.forecasting.core import forecast
-            except ImportError as exc:
-                raise SystemExit(f"sparecast's forecasting core is not importable ({exc}); run "
-                                 "with --forecasters crostonsba,tsb") from exc
-            chosen[name] = lambda history, horizon, f=forecast: f(history, horizon, freq)
+            chosen[name] = CoreForecaster(freq, retrain_every)
         else:
             raise SystemExit(f"unknown forecaster {name!r}: sparecast, crostonsba, tsb")
     return chosen
@@ -111,11 +108,13 @@ def run(name: str, demand: pd.DataFrame, attributes: pd.DataFrame, args, freq: s
     print("targets recalibrated at each forecast origin from the reviews already over "
           f"(warm-up {args.warmup} periods before the held-out ones)" if args.recalibrate
           else "targets used as they are (no recalibration)")
+    print(f"policy {args.policy}, allocation {args.allocation}; sparecast's model retrained every {args.retrain_every} "
+          "periods, every forecaster forecasting at every review")
 
     started = time.monotonic()
-    every = {"sparecast": args.sparecast_every}
-    results = compare(demand, items, forecasters(args.forecasters.split(","), freq), TARGETS,
-                      args.holdout, reforecast_every=every, fixed_levels=fixed_levels,
+    chosen = forecasters(args.forecasters.split(","), freq, args.retrain_every)
+    results = compare(demand, items, chosen, TARGETS, args.holdout, fixed_levels=fixed_levels,
+                      policy=args.policy, allocation=args.allocation,
                       recalibrate=args.recalibrate, warmup=args.warmup,
                       log=lambda message: print(f"  {message}", flush=True))
     print(f"simulated in {time.monotonic() - started:.0f}s\n")
@@ -138,9 +137,9 @@ def arguments(default_holdout: int, default_every: int,
     parser.add_argument("--forecasters", default="sparecast,crostonsba,tsb")
     parser.add_argument("--holdout", type=int, default=default_holdout,
                         help="periods held out and replayed")
-    parser.add_argument("--sparecast-every", type=int, default=default_every,
-                        help="re-forecast sparecast every this many reviews (the baselines "
-                             "re-forecast every review)")
+    parser.add_argument("--retrain-every", type=int, default=default_every,
+                        help="retrain sparecast's model every this many periods; every "
+                             "forecaster forecasts at every review")
     parser.add_argument("--out", default="",
                         help="suffix of the output files (bench/out/simulate_<name><out>.csv)")
     parser.add_argument("--warmup", type=int, default=default_warmup,
@@ -150,6 +149,13 @@ def arguments(default_holdout: int, default_every: int,
                         help="ask each policy for the nominal targets that its past reviews "
                              "needed to achieve the targets (sparecast_assets/inventory/"
                              "calibrate.py); off: the targets as they are")
+    parser.add_argument("--policy", choices=(REORDER_POINT, ORDER_UP_TO), default=REORDER_POINT,
+                        help="reorder_point: order up to S when the position is at or below the "
+                             "reorder point s, as the recommendations say; order_up_to: order "
+                             "at every review that finds the position below S")
+    parser.add_argument("--allocation", choices=(SYSTEM, ITEM), default=SYSTEM,
+                        help="system: the target is the fill rate over all items' units, "
+                             "reached at the least stock value; item: every item's own target")
     parser.add_argument("--items", type=int, default=0,
                         help="simulate an evenly spaced sample of this many items (0: all)")
     return parser.parse_args()

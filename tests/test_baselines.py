@@ -128,7 +128,9 @@ def test_bad_history_is_refused_with_the_reason():
         zero(bad, 3, "M", 2)
     off_grid = history()
     off_grid.loc[1, "period"] = pd.Timestamp("2020-02-15")
-    with pytest.raises(ValueError, match="not on one 'M' grid"):
+    with pytest.raises(ValueError, match="1 history period\\(s\\) are not 'M' period starts "
+                                         "\\(e.g. 2020-02-15 00:00:00\\): give months as their "
+                                         "first day"):
         zero(off_grid, 3, "M", 2)
     with pytest.raises(ValueError, match="more than one row"):
         zero(pd.concat([history(), history().iloc[[0]]]), 3, "M", 2)

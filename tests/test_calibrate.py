@@ -102,5 +102,5 @@ def test_simulator_recalibrates_from_reviews_whose_interval_is_over(monkeypatch)
         f"180 past reviews: targets asked {NOMINAL_TARGETS[nominal >= 4][0]:.4g}"]
     assert messages[0].startswith("origin 2021-04-01 (warm-up): 60 items")
     assert uncalibrated == 3.0
-    assert plain["P00"][:, 0].tolist() == [3.0, 3.0, 3.0]
-    assert paths["P00"][:, 0].tolist() == [4.0, 4.0, 4.0]
+    assert plain["P00"][:, 0, 0].tolist() == [3.0, 3.0, 3.0]
+    assert paths["P00"][:, 0, 0].tolist() == [4.0, 4.0, 4.0]

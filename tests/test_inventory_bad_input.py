@@ -11,7 +11,7 @@ import pytest
 
 from sparecast_assets.inventory.calibrate import NOMINAL_TARGETS, TargetMap
 from sparecast_assets.inventory.demand import (
-    MAX_PERIOD_UNITS, DemandDistribution, negative_binomial_pmf, pmf_from_quantiles)
+    MAX_PERIOD_UNITS, DemandDistribution, negative_binomial_pmf, pmf_from_quantiles, thin)
 from sparecast_assets.inventory.policy import (
     InventorySettings, order_quantity, recommend)
 from sparecast_assets.inventory.simulate import order_up_to_paths, replay, summarise
@@ -76,11 +76,25 @@ def test_a_part_used_by_the_hundred_at_two_locations_is_quick():
         pytest.approx(14 * day_mean * 0.75), pytest.approx(14 * day_mean * 0.25)]
 
 
+def test_a_part_used_by_the_hundred_million_is_counted_in_buckets():
+    # 1e8 units a day: buckets of 100,000 units, levels in whole buckets, in well under a
+    # second; the 14-day lead time holds 14 days of the constant demand exactly.
+    started = time.monotonic()
+    result = run(f=forecast(quantiles=(1e8,) * 5, mean=1e8))
+    assert time.monotonic() - started < 5
+    assert result["lead_time_demand_mean"].iloc[0] == pytest.approx(14e8)
+    assert result["order_up_to_level"].iloc[0] % 100_000 == 0
+    assert result["order_up_to_level"].iloc[0] == pytest.approx(21e8, rel=1e-2)
+
+
 def test_implausibly_large_forecasts_and_lead_times_are_refused():
-    with pytest.raises(ValueError, match="forecast of part 'A': a quantile of 1e\\+08 units"):
-        run(f=forecast(quantiles=(1e8,) * 5, mean=1e8))
+    with pytest.raises(ValueError, match="forecast of part 'A': a quantile or mean above "
+                                         "1,000,000,000 units"):
+        run(f=forecast(quantiles=(2e9,) * 5, mean=2e9))
     with pytest.raises(ValueError, match=f"past {MAX_PERIOD_UNITS:,} units"):
-        pmf_from_quantiles([0.95, 0.99], [0.0, 0.0], mean=5_000.0)
+        pmf_from_quantiles([0.95, 0.99], [0.0, 0.0], mean=50_000.0)
+    with pytest.raises(ValueError, match="thinning a distribution over 30,000 units"):
+        thin(np.full(30_001, 1 / 30_001), 0.5)
     with pytest.raises(ValueError, match="lead_time_days must be finite, >= 0 and <= 3650 for "
                                          "part\\(s\\) A"):
         run(p=parts(lead_time_days=9999))

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from sparecast_assets.inventory.demand import (
-    DemandDistribution, demand_over, negative_binomial_pmf, period_pmfs_for, pmf_from_quantiles,
-    thin)
+    DemandDistribution, bucket_size, demand_over, negative_binomial_pmf, period_pmfs_for,
+    pmf_from_quantiles, thin)
 from sparecast_assets.inventory.policy import (
     CYCLE_SERVICE, FILL_RATE, InventorySettings, expected_fill_rate, order_quantity,
-    order_up_to_for_fill_rate, recommend, stock_levels)
+    order_up_to_for_fill_rate, recommend, reorder_point_for_fill_rate, stock_levels,
+    system_order_up_to)
 
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 
@@ -85,6 +86,53 @@ def test_negative_binomial_over_periods_has_the_summed_mean_and_variance():
     assert negative_binomial_pmf(0.0, 0.5, 3).tolist() == [1.0]
     # alpha 0 is Poisson with mean periods x mean: P(0) = e^-2.
     assert negative_binomial_pmf(1.0, 0.0, 2)[0] == pytest.approx(math.exp(-2))
+
+
+def test_bucket_size_keeps_whole_units_up_to_a_thousand():
+    assert [bucket_size(x) for x in (0, 1, 1000, 1001, 49_980)] == [1, 1, 1, 2, 50]
+
+
+def test_a_distribution_in_buckets_reports_units():
+    # Buckets of 10 units: 0 units with 1/2, 20 units with 1/2.
+    lumps = DemandDistribution(np.array([0.5, 0.0, 0.5]), unit=10)
+    assert lumps.mean == 10.0
+    assert lumps.max_units == 20
+    assert lumps.stock_levels.tolist() == [0, 10, 20]
+    assert lumps.quantile(0.4) == 0 and lumps.quantile(0.6) == 20
+    # P(D <= 19) = P(D <= 10) = 1/2; shortages at levels between buckets are floored to the
+    # bucket below: E[(D - 15)^+] is taken as E[(D - 10)^+] = 1/2 x 10.
+    assert lumps.probability_at_most(19) == 0.5
+    assert lumps.expected_shortage([0, 10, 15, 20]).tolist() == [10.0, 5.0, 5.0, 0.0]
+    # The same lumps as the unit lattice's LUMP scaled by 10: every level scales by 10.
+    protection = DemandDistribution(demand_over([lumps.pmf, lumps.pmf], 2), unit=10)
+    assert order_up_to_for_fill_rate(lumps, protection, [0.5, 0.75, 0.99]).tolist() == [
+        10 * s for s in order_up_to_for_fill_rate(LEAD, PROTECTION, [0.5, 0.75, 0.99])]
+    assert reorder_point_for_fill_rate(lumps, 40, 0.9) == 10 * reorder_point_for_fill_rate(
+        LEAD, 4, 0.9)
+
+
+def test_levels_in_buckets_agree_with_levels_in_units_within_a_bucket():
+    # A part used by the thousand a week (q10 3,000 ... q99 9,000), lead time 6 weeks, review 1.
+    quantiles = [3000, 3600, 4000, 4300, 4700, 5000, 5400, 5900, 6800, 7600, 9000]
+    unit = bucket_size(quantiles[-1])
+    assert unit == 9
+    levels = {}
+    for lattice in (1, unit):
+        week = pmf_from_quantiles(LEVELS, quantiles, 5000.0, lattice)
+        lead = DemandDistribution(demand_over([week] * 6, 6), lattice)
+        protection = DemandDistribution(demand_over([week] * 7, 7), lattice)
+        assert protection.mean == pytest.approx(lead.mean * 7 / 6)
+        levels[lattice] = order_up_to_for_fill_rate(lead, protection, [0.8, 0.9, 0.95, 0.99])
+    assert np.abs(levels[unit] - levels[1]).max() <= unit
+    assert (levels[unit] % unit == 0).all()
+
+
+def test_negative_binomial_in_buckets_keeps_its_mean():
+    # NB2 mean 3,000 a period, alpha 0.2, over 4 periods: mean 12,000 in buckets of 20 units.
+    pmf = negative_binomial_pmf(3000.0, 0.2, 4, unit=20)
+    distribution = DemandDistribution(pmf, unit=20)
+    assert distribution.mean == pytest.approx(12_000, rel=1e-4)
+    assert pmf.size < 2_000
 
 
 # Lumpy demand: 0 or 2 units per period with probability 1/2 each, lead time 1, review 1.
@@ -203,3 +251,68 @@ def test_recommend_gives_a_part_without_stock_records_a_row_at_an_unknown_locati
 def test_settings_reject_a_target_outside_zero_and_one():
     with pytest.raises(ValueError, match="service target for 'high'"):
         InventorySettings(service_targets={"high": 1.0, "medium": 0.95})
+
+
+def test_system_allocation_stocks_the_cheap_part_first_and_meets_the_fill_rate_over_units():
+    # Two LUMP parts (0 or 2 units a period, lead time 1, review 1), E[D_R] = 1 unit each.
+    # Units filled per review at S = 0 ... 4 (1 - (E[(D_LR - S)^+] - E[(D_L - S)^+])):
+    # E[(D_LR - S)^+] = 2, 1.25, 0.5, 0.25, 0 and E[(D_L - S)^+] = 1, 0.5, 0, 0, 0, so
+    # filled = 0, 0.25, 0.5, 0.75, 1. The part costing 1 is stocked before the one costing 100:
+    # 50 % of all units needs 1 filled (the cheap part at S = 4); 75 % needs 1.5 (the dear
+    # one at S = 2 on top); 90 % needs 1.8 (the dear one at 4, as 3 fills only 0.75).
+    levels = system_order_up_to([LEAD, LEAD], [PROTECTION, PROTECTION], [1.0, 100.0],
+                                [0.5, 0.75, 0.9])
+    assert levels.tolist() == [[4, 4, 4], [0, 2, 4]]
+    # Each part on its own target, for comparison: both parts at 2, 3, 4.
+    assert order_up_to_for_fill_rate(LEAD, PROTECTION, [0.5, 0.75, 0.9]).tolist() == [2, 3, 4]
+
+
+def test_system_allocation_counts_the_cycle_stock_of_large_packs():
+    # 50 % of the units needs one part at S = 4, where E[(4 - D_LR)^+] = 4 - 2 + 0 = 2 units
+    # are left at the end. The first part comes in packs of 10: any stock of it also holds
+    # (10 - 1) / 2 = 4.5 units of cycle stock. At cost 1 it holds 1 x (2 + 4.5) = 6.5 against
+    # the other's 100 x 2 = 200 and still goes first; at cost 60 it would hold
+    # 60 x 6.5 = 390, so the part costing 100 is stocked instead.
+    assert system_order_up_to([LEAD, LEAD], [PROTECTION, PROTECTION], [1.0, 100.0], [0.5],
+                              smallest_orders=[10, 1]).tolist() == [[4], [0]]
+    assert system_order_up_to([LEAD, LEAD], [PROTECTION, PROTECTION], [60.0, 100.0], [0.5],
+                              smallest_orders=[10, 1]).tolist() == [[0], [4]]
+
+
+def test_system_allocation_refuses_mismatched_inputs():
+    with pytest.raises(ValueError, match="one lead-time and one protection distribution"):
+        system_order_up_to([LEAD], [PROTECTION, PROTECTION], [1.0], [0.9])
+    with pytest.raises(ValueError, match="unit costs must be finite and >= 0"):
+        system_order_up_to([LEAD], [PROTECTION], [-1.0], [0.9])
+    with pytest.raises(ValueError, match="smallest_orders must be one number >= 1 per part"):
+        system_order_up_to([LEAD], [PROTECTION], [1.0], [0.9], smallest_orders=[0.5])
+
+
+def test_recommend_with_the_system_allocation_stocks_the_cheaper_part_of_a_criticality():
+    # Parts A (cost 1) and B (cost 100), same forecast (daily pmf [0.55, 0.45]), lead time 0,
+    # review 1 day: D_L is no demand, D_LR = [0.55, 0.45], E[D_R] = 0.45 each. At S = 1 a
+    # part fills all its units (0.45). A 'low' target of 0.5 over both parts' units needs
+    # 0.45 of 0.9: A at S = 1 (value 1 x E[(1 - D_LR)^+] = 0.55) rather than B (55).
+    # A's fill rate at S = 1 is 1; its reorder point s = 0 meets it (no lead-time demand).
+    parts = pd.DataFrame({"part_id": ["A", "B"], "unit_cost": [1.0, 100.0],
+                          "lead_time_days": [0.0, 0.0], "min_order_qty": [0.0, 0.0],
+                          "pack_size": [1.0, 1.0], "criticality": ["low", "low"]})
+    no_stock = pd.DataFrame(columns=["part_id", "location_id", "snapshot_date", "on_hand",
+                                     "on_order"])
+    no_usage = pd.DataFrame(columns=["part_id", "location_id", "units", "last_demand_date"])
+    targets = {"high": 0.99, "medium": 0.95, "low": 0.5}
+    system = recommend(_forecast(["A", "B"]), parts, no_stock, no_usage, date(2025, 6, 1), None,
+                       InventorySettings(review_period_days=1, service_targets=targets,
+                                         allocation="system"))
+    assert system["order_up_to_level"].tolist() == [1, 0]
+    assert system["reorder_point"].tolist() == [0, 0]
+    assert system["expected_fill_rate"].tolist() == [1.0, 0.0]
+    assert system["recommended_order_qty"].tolist() == [1.0, 0.0]
+    # Each part on its own target of 0.5 needs S = 1.
+    own = recommend(_forecast(["A", "B"]), parts, no_stock, no_usage, date(2025, 6, 1), None,
+                    InventorySettings(review_period_days=1, service_targets=targets))
+    assert own["order_up_to_level"].tolist() == [1, 1]
+    with pytest.raises(ValueError, match="allocation 'system' sets fill-rate targets"):
+        InventorySettings(allocation="system", service_measure="cycle_service")
+    with pytest.raises(ValueError, match="allocation must be one of"):
+        InventorySettings(allocation="fleet")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from sparecast_assets.inventory.simulate import (
-    negative_binomial_forecaster, order_up_to_paths, replay, summarise)
+    CoreForecaster, negative_binomial_forecaster, order_up_to_paths, replay, summarise)
 
 
 def test_order_up_to_replay_matches_the_hand_trace_with_backorders():
@@ -79,7 +79,9 @@ def test_order_up_to_paths_reforecast_on_schedule_and_take_levels_per_target():
     assert calls == [(periods[1], 3), (periods[3], 2)]
     # D_L = [0.55, 0.45], D_LR = Bin(2, 0.45), E[D_R] = 0.45: fill rate at S = 1 is
     # 1 - (0.2025 - 0) / 0.45 = 0.55, at S = 2 it is 1 -> S = 1 for 0.5, 2 for 0.9.
-    assert paths["P1"].tolist() == [[1, 2], [1, 2], [1, 2]]
+    # Reorder points: for S = 1, s = 0 gives 1 - (0.45 - 0) / 1 = 0.55 >= 0.5; for S = 2,
+    # s = 0 gives 1 - 0.45 / 2 = 0.775 < 0.9 and s = 1 gives 1 -> s = 1.
+    assert paths["P1"].tolist() == [[[1, 0], [2, 1]]] * 3
 
 
 def test_croston_sba_forecaster_gives_a_flat_mean_and_poisson_for_steady_demand():
@@ -91,3 +93,53 @@ def test_croston_sba_forecaster_gives_a_flat_mean_and_poisson_for_steady_demand(
     assert forecast["mean"].tolist() == pytest.approx([1.9, 1.9, 1.9])
     # Residuals of 0.1 against fitted 1.9 are not over-dispersed: alpha 0, Poisson.
     assert forecast["alpha"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_system_allocation_in_the_simulator_replays_its_levels_and_reorder_points():
+    # Two items with the same lumpy forecast (q10..q50 = 0, q60..q99 = 1: P(1) = 0.45) and
+    # lead time 1; 'cheap' costs 1, 'dear' 100. D_L = [0.55, 0.45], D_LR = Bin(2, 0.45),
+    # filled per review at S = 0, 1, 2: 0, 0.45 - 0.2025 = 0.2475, 0.45. A fill rate of 50 %
+    # of all units (0.45 of 0.9) is cheapest from the cheap item alone at S = 2.
+    periods = pd.date_range("2024-01-01", periods=4, freq="MS")
+    demand = pd.DataFrame({"item": np.repeat(["cheap", "dear"], 4),
+                           "period": np.tile(periods, 2), "quantity": 1.0})
+
+    def forecaster(history, horizon):
+        frame = pd.DataFrame({"item": np.repeat(["cheap", "dear"], horizon),
+                              "step": np.tile(np.arange(1, horizon + 1), 2)})
+        for level in (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99):
+            frame[f"q{level}"] = 0.0 if level <= 50 else 1.0
+        return frame
+
+    paths = order_up_to_paths(demand, pd.Series({"cheap": 1, "dear": 1}), forecaster,
+                              holdout=2, targets=[0.5],
+                              unit_costs=pd.Series({"cheap": 1.0, "dear": 100.0}))
+    # The cheap item's S = 2 fills all its units: its reorder point for a fill rate of 1 is
+    # the smallest s with 1 - (E[(D_L - s)^+] - 0) / (2 - s) >= 1, s = 1.
+    assert paths["cheap"].tolist() == [[[2, 1]], [[2, 1]]]
+    assert paths["dear"].tolist() == [[[0, 0]], [[0, 0]]]
+    with pytest.raises(ValueError, match="not recalibrated"):
+        order_up_to_paths(demand, pd.Series({"cheap": 1, "dear": 1}), forecaster, holdout=2,
+                          targets=[0.5], unit_costs=pd.Series({"cheap": 1.0, "dear": 1.0}),
+                          recalibrate=True)
+
+
+def test_core_forecaster_retrains_on_schedule_and_forecasts_in_between(monkeypatch):
+    from sparecast_assets.forecasting import core
+
+    fits, forecasts = [], []
+    monkeypatch.setattr(core, "fit", lambda history, horizon, freq: fits.append(
+        (history["period"].max(), horizon)) or f"model {len(fits)}")
+    monkeypatch.setattr(core, "forecast_with_model", lambda history, horizon, freq, model: (
+        forecasts.append((history["period"].max(), model))
+        or type("Result", (), {"frame": pd.DataFrame()})()))
+    months = pd.date_range("2024-01-01", periods=8, freq="MS")
+    history = pd.DataFrame({"item": "P1", "period": months, "quantity": 1.0})
+    forecaster = CoreForecaster("M", retrain_every=3)
+    for end in range(4, 9):
+        forecaster(history.iloc[:end], 2)
+    forecaster(history, 5)  # a longer horizon than the model's retrains at once
+    # Trained on the history to April, again three months later (July), then for horizon 5.
+    assert fits == [(months[3], 2), (months[6], 2), (months[7], 5)]
+    assert [model for _, model in forecasts] == ["model 1"] * 3 + ["model 2"] * 2 + ["model 3"]
+    assert forecaster.trainings == 3

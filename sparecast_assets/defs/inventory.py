@@ -22,6 +22,9 @@ class InventoryConfig(dg.Config):
     review_period_days: float = _DEFAULTS.review_period_days
     excess_horizon_days: float = _DEFAULTS.excess_horizon_days
     dead_stock_days: int = _DEFAULTS.dead_stock_days
+    # "item": every part-location gets its criticality's target; "system": the target is the
+    # fill rate over all units of the criticality's part-locations, at the least stock value.
+    allocation: str = _DEFAULTS.allocation
 
     def settings(self) -> InventorySettings:
         return InventorySettings(**self.model_dump())
@@ -54,6 +57,7 @@ def inventory_recommendations(context: dg.AssetExecutionContext, postgres: Postg
         "dagster/row_count": len(recommendations),
         "as_of_date": as_of,
         "service_measure": settings.service_measure,
+        "allocation": settings.allocation,
         "parts_to_order": len(to_order),
         "order_value": float(to_order["recommended_order_value"].sum()),
         "exceptions": len(at_risk),

@@ -23,6 +23,12 @@ Assumptions, stated once:
   (binomial thinning, :func:`thin`): units arrive independently and uniformly within a period.
 - Beyond the forecast horizon, steps repeat the last ``season`` steps of the forecast in order
   (see :func:`period_pmfs_for`), so a 45-day lead time can be protected with a 28-day forecast.
+- Parts used by the thousand are counted in **buckets** of ``unit`` units (:func:`bucket_size`):
+  a pmf then holds P(D = k x unit), the distribution on a lattice of whole buckets, so one
+  period needs at most about PERIOD_BUCKETS entries whatever the volume. Demand of 40,000
+  bolts a week in buckets of 20 moves a level by at most 20 units (0.05 %), and a lead time of
+  17 such weeks convolves in milliseconds instead of minutes. Parts whose top quantile is at
+  most PERIOD_BUCKETS units keep buckets of one unit: their figures are exact.
 """
 
 from __future__ import annotations
@@ -36,10 +42,17 @@ from scipy import optimize, signal, stats
 
 # Mass left beyond the last unit of a pmf's support; it is added to the last unit.
 TAIL_TOLERANCE = 1e-9
-# More units than this in one period's pmf is refused: a pmf holds one probability per unit,
-# so a consumable used by the hundred thousand (bolts, litres) must be counted in larger
-# units (boxes, drums), or its pmfs would take gigabytes and minutes.
-MAX_PERIOD_UNITS = 100_000
+# More entries than this in one period's pmf is refused: a pmf holds one probability per unit
+# or bucket (8 MB at this size); bucket_size keeps real forecasts far below it.
+MAX_PERIOD_UNITS = 1_000_000
+# Binomial thinning (a location's share, a partly covered period) costs the square of the
+# support: above this many buckets it would take minutes, and is refused.
+MAX_THINNED_UNITS = 20_000
+# One period's top quantile spans at most about this many buckets (see bucket_size).
+PERIOD_BUCKETS = 1_000
+# More than this in one period is a unit or data error, not a part's demand (the forecasting
+# core refuses such history too).
+MAX_PERIOD_DEMAND = 1e9
 _QUANTILE_COLUMN = re.compile(r"^(?:q|demand_p)(\d{2})$")
 
 
@@ -59,9 +72,30 @@ def quantile_columns(frame: pd.DataFrame) -> dict[float, str]:
     return dict(sorted(found.items()))
 
 
+def bucket_size(largest_units: float) -> int:
+    """Units per bucket for a part whose largest demand worth resolving in one period (its top
+    forecast quantile) is ``largest_units``: 1 up to PERIOD_BUCKETS units, then the smallest
+    whole number that keeps the top quantile within PERIOD_BUCKETS buckets."""
+    if not np.isfinite(largest_units) or largest_units < 0:
+        raise ValueError(f"largest_units must be finite and >= 0, got {largest_units}")
+    return max(1, int(np.ceil(largest_units / PERIOD_BUCKETS)))
+
+
+def forecast_bucket_size(quantiles: np.ndarray, means: np.ndarray | None = None) -> int:
+    """bucket_size for one part's forecast (steps x levels quantiles, highest level last, and
+    the steps' means): the largest of its top quantiles and its means (a mean above the top
+    quantile puts the demand in the tail)."""
+    quantiles = np.asarray(quantiles, dtype=float)
+    largest = float(np.max(quantiles[..., -1], initial=0.0))
+    if means is not None and np.size(means):
+        largest = max(largest, float(np.max(means)))
+    return bucket_size(largest) if np.isfinite(largest) else 1
+
+
 def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
-                       mean: float | None = None) -> np.ndarray:
-    """One period's pmf over whole units from its forecast quantiles.
+                       mean: float | None = None, unit: int = 1) -> np.ndarray:
+    """One period's pmf over whole units (buckets of ``unit`` units) from its forecast
+    quantiles.
 
     The rule: the quantiles are points (Q_j, tau_j) of the CDF of a continuous demand whose
     rounding to the nearest unit is the demand in units, so P(D <= k) = F(k + 0.5), with F
@@ -86,7 +120,11 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
     forecast of a part used three times a year has every quantile up to q99 at 0, and without
     the mean its demand would vanish; with it, the 1 % above q99 carries the part's demand. The
     support ends where the tail's mass is below TAIL_TOLERANCE, which goes to the last unit.
+
+    With ``unit`` > 1 the same rule runs on quantiles and mean divided by ``unit``: pmf[k] is
+    the probability that the demand rounds to k buckets.
     """
+    _check_unit(unit)
     levels = np.asarray(levels, dtype=float)
     values = np.asarray(quantiles, dtype=float)
     if levels.shape != values.shape or levels.size < 2:
@@ -99,12 +137,19 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
         raise ValueError(f"quantiles must be >= 0, got {values.tolist()}")
     if np.any(np.diff(values) < -1e-9):
         raise ValueError(f"quantiles must not decrease with the level, got {values.tolist()}")
-    if values[-1] > MAX_PERIOD_UNITS:
+    if values[-1] > MAX_PERIOD_DEMAND or (mean is not None and mean > MAX_PERIOD_DEMAND):
+        raise ValueError(f"a quantile or mean above {MAX_PERIOD_DEMAND:,.0f} units in one "
+                         f"period is not a part's demand (quantiles {values.tolist()}, mean "
+                         f"{mean}): check the forecast's units")
+    lattice = "units" if unit == 1 else f"buckets of {unit} units"
+    if values[-1] / unit > MAX_PERIOD_UNITS:
         raise ValueError(f"a quantile of {values[-1]:g} units in one period is more than the "
-                         f"{MAX_PERIOD_UNITS:,} a pmf holds: count this part in larger units")
+                         f"{MAX_PERIOD_UNITS:,} {lattice} a pmf holds: use larger buckets "
+                         "(bucket_size)")
     if mean is not None and (not np.isfinite(mean) or mean < 0):
         raise ValueError(f"the forecast mean must be finite and >= 0, got {mean}")
-    values = np.maximum.accumulate(values)
+    values = np.maximum.accumulate(values) / unit
+    mean = None if mean is None else mean / unit
 
     # Knots of F: each distinct quantile with the smallest level sharing it (F's left limit
     # there) and the largest (F's value there); the anchor where F starts from 0 first.
@@ -138,9 +183,10 @@ def pmf_from_quantiles(levels: Sequence[float], quantiles: Sequence[float],
         theta = max(theta, _mean_matching_theta(body, top, top_level, float(mean)))
     tail_length = theta * np.log((1 - top_level) / TAIL_TOLERANCE)
     if top + tail_length > MAX_PERIOD_UNITS:
-        raise ValueError(f"the tail beyond the highest quantile ({top:g}) reaches past "
-                         f"{MAX_PERIOD_UNITS:,} units in one period (forecast mean {mean}): "
-                         "check the forecast, or count this part in larger units")
+        raise ValueError(f"the tail beyond the highest quantile ({top * unit:g}) reaches past "
+                         f"{MAX_PERIOD_UNITS:,} {lattice} in one period (forecast mean "
+                         f"{None if mean is None else mean * unit}): check the forecast, or use "
+                         "larger buckets (bucket_size)")
     last_unit = max(int(np.floor(top + tail_length + 0.5)), int(np.floor(top + 0.5)), 0)
     x = np.arange(last_unit + 1) + 0.5
     inside = body(x)
@@ -172,13 +218,16 @@ def _mean_matching_theta(body, top: float, top_level: float, mean: float) -> flo
     return float(optimize.brentq(gap, 1e-6, upper, xtol=1e-10))
 
 
-def negative_binomial_pmf(mean_per_period: float, alpha: float, periods: float) -> np.ndarray:
-    """Demand over ``periods`` periods (fractional allowed) of NB2(mean, alpha) per period.
+def negative_binomial_pmf(mean_per_period: float, alpha: float, periods: float,
+                          unit: int = 1) -> np.ndarray:
+    """Demand over ``periods`` periods (fractional allowed) of NB2(mean, alpha) per period, in
+    buckets of ``unit`` units (pmf[k] = P(D rounds to k buckets)).
 
     The sum of independent NB2 demands with the same per-period mean and alpha is NB2 again,
     with size n = periods / alpha and success probability 1 / (1 + alpha * mean); alpha 0 is
     Poisson with mean periods * mean; mean 0 is no demand. Thinning a period by a fraction
     f gives NB(f n, p) too, so fractional periods follow the same formula."""
+    _check_unit(unit)
     if not np.isfinite([mean_per_period, alpha, periods]).all():
         raise ValueError(f"mean {mean_per_period}, alpha {alpha} and periods {periods} "
                          "must be finite")
@@ -190,14 +239,25 @@ def negative_binomial_pmf(mean_per_period: float, alpha: float, periods: float) 
         return np.array([1.0])
     # Not frozen distributions: freezing builds docstrings, which dominates the simulator.
     if alpha <= 0:
-        last_unit = int(stats.poisson.ppf(1 - TAIL_TOLERANCE, total_mean))
-        pmf = stats.poisson.pmf(np.arange(last_unit + 1), total_mean)
+        distribution, shape = stats.poisson, (total_mean,)
     else:
-        size, success = periods / alpha, 1.0 / (1.0 + alpha * mean_per_period)
-        last_unit = int(stats.nbinom.ppf(1 - TAIL_TOLERANCE, size, success))
-        pmf = stats.nbinom.pmf(np.arange(last_unit + 1), size, success)
+        distribution = stats.nbinom
+        shape = (periods / alpha, 1.0 / (1.0 + alpha * mean_per_period))
+    last_unit = int(distribution.ppf(1 - TAIL_TOLERANCE, *shape))
+    if unit == 1:
+        pmf = distribution.pmf(np.arange(last_unit + 1), *shape)
+    else:
+        # Bucket k holds the units that round to it: up to (k + 1/2) x unit.
+        buckets = int(np.floor(last_unit / unit + 0.5))
+        edges = np.floor((np.arange(buckets + 1) + 0.5) * unit - 1e-9)
+        pmf = np.diff(distribution.cdf(edges, *shape), prepend=0.0)
     pmf[-1] += max(1.0 - pmf.sum(), 0.0)
     return pmf
+
+
+def _check_unit(unit) -> None:
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or unit < 1:
+        raise ValueError(f"unit (units per bucket) must be a whole number >= 1, got {unit!r}")
 
 
 def convolve(pmfs: Sequence[np.ndarray]) -> np.ndarray:
@@ -226,13 +286,19 @@ def _trim(pmf: np.ndarray) -> np.ndarray:
 
 def thin(pmf: np.ndarray, fraction: float) -> np.ndarray:
     """The pmf of the units of a period that fall in its first ``fraction`` (0..1): each unit
-    is kept with probability ``fraction`` (binomial thinning)."""
+    is kept with probability ``fraction`` (binomial thinning). On a lattice of buckets each
+    bucket is kept whole or not: the mean is exact, the spread a little wider (by
+    fraction x (1 - fraction) x (unit - 1) x mean), which only parts used by the thousand see."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be within [0, 1], got {fraction}")
     if fraction == 1.0:
         return pmf
     if fraction == 0.0:
         return np.array([1.0])
+    if pmf.size > MAX_THINNED_UNITS + 1:
+        raise ValueError(f"thinning a distribution over {pmf.size - 1:,} units (a location's "
+                         f"share, or a partly covered period) is limited to "
+                         f"{MAX_THINNED_UNITS:,}: count this part in larger units")
     units = np.arange(pmf.size)
     out = np.zeros(pmf.size)
     # In blocks of demand sizes: the (kept, demanded) matrix of a long support is large.
@@ -274,40 +340,51 @@ def period_pmfs_for(period_pmfs: Sequence[np.ndarray], periods: float,
 
 
 class DemandDistribution:
-    """A pmf over whole units with the figures policies need. Grain: one protection interval."""
+    """A pmf over whole buckets of ``unit`` units (1: whole units) with the figures policies
+    need, all in units. Grain: one protection interval."""
 
-    def __init__(self, pmf: np.ndarray):
+    def __init__(self, pmf: np.ndarray, unit: int = 1):
+        _check_unit(unit)
         pmf = np.asarray(pmf, dtype=float)
         if (pmf.ndim != 1 or pmf.size == 0 or not np.all(np.isfinite(pmf))
                 or np.any(pmf < -1e-12) or abs(pmf.sum() - 1) > 1e-6):
             raise ValueError("a pmf is a non-empty vector of probabilities summing to 1")
+        self.unit = int(unit)
         self.pmf = np.clip(pmf, 0.0, None) / pmf.sum()
         self.cdf = np.minimum(np.cumsum(self.pmf), 1.0)
         self.cdf[-1] = 1.0
-        self.mean = float(np.dot(np.arange(self.pmf.size), self.pmf))
-        # loss[s] = E[(D - s)^+] for s = 0 .. size: the sum over j >= s of P(D > j).
+        self.mean = float(np.dot(np.arange(self.pmf.size), self.pmf)) * self.unit
+        # loss[s] = E[(D - s)^+] in buckets for s = 0 .. size: the sum over j >= s of P(D > j).
         survival = 1.0 - self.cdf
         self._loss = np.concatenate([np.cumsum(survival[::-1])[::-1], [0.0]])
 
     @property
     def max_units(self) -> int:
-        return self.pmf.size - 1
+        return (self.pmf.size - 1) * self.unit
+
+    @property
+    def stock_levels(self) -> np.ndarray:
+        """The levels worth considering: every point of the lattice, 0 .. max_units."""
+        return np.arange(self.pmf.size) * self.unit
 
     def quantile(self, level: float) -> int:
-        """The smallest whole number of units k with P(D <= k) >= level."""
+        """The smallest level k of the lattice with P(D <= k) >= level."""
         if not 0.0 <= level <= 1.0:
             raise ValueError(f"level must be within [0, 1], got {level}")
-        return int(np.searchsorted(self.cdf, level - 1e-12, side="left"))
+        return int(np.searchsorted(self.cdf, level - 1e-12, side="left")) * self.unit
 
     def probability_at_most(self, units: float) -> float:
         """P(D <= units); units below 0 give 0."""
         if units < 0:
             return 0.0
-        return float(self.cdf[min(int(np.floor(units + 1e-9)), self.max_units)])
+        bucket = int(np.floor(units / self.unit + 1e-9))
+        return float(self.cdf[min(bucket, self.pmf.size - 1)])
 
     def expected_shortage(self, levels) -> np.ndarray:
-        """E[(D - s)^+] for each stock level s (any real; fractions are floored to whole
-        units, below zero the shortage is mean - s)."""
-        s = np.floor(np.asarray(levels, dtype=float) + 1e-9)
-        inside = self._loss[np.clip(s, 0, self._loss.size - 1).astype(int)]
+        """E[(D - s)^+] for each stock level s (any real; s is floored to the lattice, whole
+        units or buckets, which never understates a shortage; below zero the shortage is
+        mean - s)."""
+        s = np.asarray(levels, dtype=float)
+        bucket = np.floor(s / self.unit + 1e-9)
+        inside = self._loss[np.clip(bucket, 0, self._loss.size - 1).astype(int)] * self.unit
         return np.where(s < 0, self.mean - s, inside)

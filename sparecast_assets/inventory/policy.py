@@ -35,6 +35,7 @@ The rules:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -42,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from sparecast_assets.inventory.demand import (
-    DemandDistribution, demand_over, period_pmfs_for, pmf_from_quantiles, quantile_columns, thin)
+    DemandDistribution, demand_over, forecast_bucket_size, period_pmfs_for, pmf_from_quantiles,
+    quantile_columns, thin)
 
 # A lead time longer than ten years is a placeholder ("9999": unknown), not a lead time.
 MAX_LEAD_TIME_DAYS = 3650
@@ -53,6 +55,9 @@ MAX_COVER_DAYS = 36_500
 CYCLE_SERVICE = "cycle_service"
 FILL_RATE = "fill_rate"
 SERVICE_MEASURES = (CYCLE_SERVICE, FILL_RATE)
+ITEM_TARGETS = "item"
+SYSTEM_TARGETS = "system"
+ALLOCATIONS = (ITEM_TARGETS, SYSTEM_TARGETS)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class InventorySettings:
     dead_stock_days: int = 365
     # A daily forecast repeats its last week beyond its horizon (keeps the weekday pattern).
     forecast_season: int = 7
+    # ITEM_TARGETS: every part-location gets its criticality's target. SYSTEM_TARGETS: a
+    # criticality's target is the fill rate over all units of its part-locations, reached at
+    # the least stock value (system_order_up_to); fill-rate targets only.
+    allocation: str = "item"
 
     def __post_init__(self):
         # Criticality classes are matched without case or surrounding spaces, on both sides.
@@ -118,6 +127,11 @@ class InventorySettings:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.review_period_days <= 0 or self.dead_stock_days <= 0:
             raise ValueError("review_period_days and dead_stock_days must be > 0")
+        if self.allocation not in ALLOCATIONS:
+            raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {self.allocation!r}")
+        if self.allocation == SYSTEM_TARGETS and self.service_measure != FILL_RATE:
+            raise ValueError("allocation 'system' sets fill-rate targets: use service_measure "
+                             f"{FILL_RATE!r}")
 
     def target_for(self, criticality: str | None) -> tuple[float, bool]:
         """(target service level, whether the default criticality was used)."""
@@ -142,13 +156,20 @@ def order_up_to_for_fill_rate(lead_time: DemandDistribution, protection: DemandD
                               target):
     """The smallest order-up-to level whose expected fill rate is >= target (an int; an array
     of them for an array of targets)."""
-    levels = np.arange(protection.max_units + 1)
+    _same_lattice(lead_time, protection)
+    levels = protection.stock_levels
     rate = expected_fill_rate(lead_time, protection, levels)
     # The rate never falls as S grows, and at S = the largest possible demand nothing is short:
     # the first level at or above the target exists (the clip keeps round-off from missing it).
     found = np.searchsorted(np.maximum.accumulate(rate), np.asarray(target) - 1e-12, side="left")
-    found = np.minimum(found, protection.max_units)
+    found = levels[np.minimum(found, levels.size - 1)]
     return int(found) if np.ndim(found) == 0 else found.astype(int)
+
+
+def _same_lattice(lead_time: DemandDistribution, protection: DemandDistribution) -> None:
+    if lead_time.unit != protection.unit:
+        raise ValueError(f"lead-time and protection distributions are on different lattices "
+                         f"(buckets of {lead_time.unit} and {protection.unit} units)")
 
 
 def reorder_point_for_fill_rate(lead_time: DemandDistribution, order_up_to: int,
@@ -157,10 +178,10 @@ def reorder_point_for_fill_rate(lead_time: DemandDistribution, order_up_to: int,
     0 when S is 0."""
     if order_up_to <= 0:
         return 0
-    s = np.arange(order_up_to)
+    s = np.arange(0, order_up_to, lead_time.unit)
     short = lead_time.expected_shortage(s) - lead_time.expected_shortage(order_up_to)
     meets = np.flatnonzero(1.0 - short / (order_up_to - s) >= target - 1e-12)
-    return int(meets[0]) if meets.size else order_up_to - 1
+    return int(s[meets[0]]) if meets.size else int(s[-1])
 
 
 @dataclass(frozen=True)
@@ -185,6 +206,105 @@ def order_up_to_levels(lead_time: DemandDistribution, protection: DemandDistribu
     raise ValueError(f"measure must be one of {SERVICE_MEASURES}, got {measure!r}")
 
 
+def reorder_points(lead_time: DemandDistribution, order_up_to, targets,
+                   measure: str = FILL_RATE) -> np.ndarray:
+    """The reorder point of :func:`stock_levels` for each (order-up-to level, target) pair."""
+    order_up_to = np.asarray(order_up_to, dtype=float)
+    targets = np.broadcast_to(np.asarray(targets, dtype=float), order_up_to.shape)
+    if measure == FILL_RATE:
+        return np.array([reorder_point_for_fill_rate(lead_time, int(s), t)
+                         for s, t in zip(order_up_to, targets)])
+    if measure == CYCLE_SERVICE:
+        return np.array([lead_time.quantile(t) for t in targets])
+    raise ValueError(f"measure must be one of {SERVICE_MEASURES}, got {measure!r}")
+
+
+def system_order_up_to(lead_times: Sequence[DemandDistribution],
+                       protections: Sequence[DemandDistribution], unit_costs, targets,
+                       smallest_orders=None) -> np.ndarray:
+    """Order-up-to levels (parts x targets) that reach a fill rate over all parts' units at
+    the least stock value: the system approach to spare parts (Sherbrooke, *Optimal Inventory
+    Modeling of Systems*, 2nd ed., 2004; Thonemann, Brown & Hausman, "Easy quantification of
+    improved spare parts inventory policies", Management Science 48, 2002).
+
+    One fill-rate target for every part spends as much on an expensive part used once a year
+    as on a cheap one used by the box; a planner who is measured on the units filled keeps
+    the cheap fast movers plentiful and the expensive slow ones lean. For a multiplier lambda
+    (value of a filled unit), each part takes the S on its lattice that minimises
+
+        unit_cost x E[(S - D_LR)^+]  -  lambda x filled(S),
+        filled(S) = E[D_R] - (E[(D_LR - S)^+] - E[(D_L - S)^+])
+
+    (stock left at the end of the protection interval against the expected units filled from
+    stock per review, :func:`expected_fill_rate` x E[D_R]); lambda is then the smallest for
+    which sum filled >= target x sum E[D_R] (bisection on log lambda). A part with no cost is
+    stocked at the level that fills all its units its distribution allows.
+
+    ``smallest_orders`` (units per part, default 1): the fewest units an order can bring (the
+    MOQ rounded up to whole packs). Any S > 0 then also holds about (smallest - 1) / 2 units
+    of cycle stock: a part sold in packs of 1,000 is not stocked to fill one unit a year."""
+    lead_times, protections = list(lead_times), list(protections)
+    costs = np.asarray(unit_costs, dtype=float)
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    if not (len(lead_times) == len(protections) == costs.size):
+        raise ValueError("one lead-time and one protection distribution and unit cost per part")
+    if not np.all(np.isfinite(costs)) or np.any(costs < 0):
+        raise ValueError("unit costs must be finite and >= 0")
+    if not np.all((targets > 0) & (targets < 1)):
+        raise ValueError(f"targets must be within (0, 1), got {targets.tolist()}")
+    if not lead_times:
+        return np.zeros((0, targets.size))
+    batches = (np.ones(costs.size) if smallest_orders is None
+               else np.asarray(smallest_orders, dtype=float))
+    if batches.shape != costs.shape or not np.all(np.isfinite(batches)) or np.any(batches < 1):
+        raise ValueError("smallest_orders must be one number >= 1 per part")
+
+    # One flat array over every part's lattice: part p's levels at starts[p]:starts[p + 1].
+    levels, filled, held, owner = [], [], [], []
+    review_demand = np.zeros(costs.size)
+    for p, (lead, protection) in enumerate(zip(lead_times, protections)):
+        _same_lattice(lead, protection)
+        lattice = protection.stock_levels
+        review_demand[p] = max(protection.mean - lead.mean, 0.0)
+        short = protection.expected_shortage(lattice) - lead.expected_shortage(lattice)
+        levels.append(lattice)
+        filled.append(np.clip(review_demand[p] - short, 0.0, None))
+        cycle_stock = np.where(lattice > 0, (batches[p] - 1.0) / 2.0, 0.0)
+        held.append(costs[p] * (lattice - protection.mean + protection.expected_shortage(lattice)
+                                + cycle_stock))
+        owner.append(np.full(lattice.size, p))
+    starts = np.concatenate([[0], np.cumsum([a.size for a in levels])])
+    levels, filled, held = (np.concatenate(a) for a in (levels, filled, held))
+    owner = np.concatenate(owner)
+    # Ties go to the lowest level: reduceat finds each part's minimum, the first match wins.
+    position = np.arange(levels.size)
+
+    def choose(value_of_filled: float) -> np.ndarray:
+        objective = held - value_of_filled * filled
+        lowest = np.minimum.reduceat(objective, starts[:-1])
+        at_lowest = objective <= lowest[owner] + 1e-12 * np.maximum(1.0, np.abs(lowest[owner]))
+        first = np.full(costs.size, levels.size)
+        np.minimum.at(first, owner[at_lowest], position[at_lowest])
+        return first
+
+    total = review_demand.sum()
+    result = np.zeros((costs.size, targets.size))
+    for j, target in enumerate(targets):
+        needed = target * total
+        low, high = -30.0, 30.0  # log lambda
+        chosen = choose(np.exp(high))
+        if filled[chosen].sum() >= needed:
+            for _ in range(60):
+                middle = (low + high) / 2
+                candidate = choose(np.exp(middle))
+                if filled[candidate].sum() >= needed:
+                    high, chosen = middle, candidate
+                else:
+                    low = middle
+        result[:, j] = levels[chosen]
+    return result
+
+
 def stock_levels(lead_time: DemandDistribution, protection: DemandDistribution, target: float,
                  measure: str = FILL_RATE) -> StockLevels:
     """Reorder point, order-up-to level and safety stock for one service target."""
@@ -198,15 +318,7 @@ def stock_levels(lead_time: DemandDistribution, protection: DemandDistribution, 
         reorder_point = reorder_point_for_fill_rate(lead_time, order_up_to, target)
     else:
         raise ValueError(f"measure must be one of {SERVICE_MEASURES}, got {measure!r}")
-    return StockLevels(
-        reorder_point=reorder_point,
-        order_up_to_level=order_up_to,
-        safety_stock=reorder_point - lead_time.mean,
-        lead_time_demand_mean=lead_time.mean,
-        protection_demand_mean=protection.mean,
-        expected_fill_rate=float(expected_fill_rate(lead_time, protection, [order_up_to])[0]),
-        expected_cycle_service_level=protection.probability_at_most(order_up_to),
-    )
+    return _levels_at(lead_time, protection, order_up_to, reorder_point)
 
 
 def order_quantity(order_up_to: float, reorder_point: float, inventory_position: float,
@@ -330,6 +442,10 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
                       | set(location_demand.loc[location_demand["units"] > 0, "part_id"]))
     window_start = as_of_date - timedelta(days=settings.dead_stock_days - 1)
     history_covers_window = history_start is not None and history_start <= window_start
+    # (lead-time and protection distributions, target, unit cost, MOQ, pack size, the row's
+    # figures that do not depend on the levels) per part-location; levels come last, as the
+    # system allocation needs every part-location of a target at once.
+    pending: list[tuple] = []
     rows = []
 
     for part_id in part_ids:
@@ -354,6 +470,7 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
         review = settings.review_period_days
 
         part_forecast = by_part.get(part_id)
+        unit = 1
         if part_forecast is None:
             flags.append("no_forecast")
             covering = []
@@ -362,7 +479,8 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
             steps = part_forecast[list(levels.values())].to_numpy(float)
             means = part_forecast["demand_mean"].to_numpy(float)
             try:
-                period_pmfs = [pmf_from_quantiles(list(levels), row, mean)
+                unit = forecast_bucket_size(steps, means)
+                period_pmfs = [pmf_from_quantiles(list(levels), row, mean, unit)
                                for row, mean in zip(steps, means)]
             except ValueError as error:
                 raise ValueError(f"forecast of part {part_id!r}: {error}") from error
@@ -400,13 +518,11 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
             # Each day's demand is thinned before the days are summed: the same distribution
             # as thinning the sum, at a fraction of the cost for parts used by the hundred.
             days = [thin(pmf, share) for pmf in covering]
-            lead = DemandDistribution(demand_over(days, lead_time) if days else np.array([1.0]))
+            lead = DemandDistribution(demand_over(days, lead_time) if days else np.array([1.0]),
+                                      unit)
             protection = DemandDistribution(demand_over(days, lead_time + review) if days
-                                            else np.array([1.0]))
-            levels_here = stock_levels(lead, protection, target, settings.service_measure)
+                                            else np.array([1.0]), unit)
             position = on_hand + on_order
-            quantity = order_quantity(levels_here.order_up_to_level, levels_here.reorder_point,
-                                      position, min_order_qty, pack_size)
             short = float(lead.expected_shortage([position])[0])
             daily = mean_daily * share
             cover = max(on_hand, 0.0) / daily if daily > 0 else None
@@ -417,9 +533,7 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
                 last_demand = None if len(located) else part_last_demand
             dead = (on_hand > 0 and history_covers_window
                     and (last_demand is None or last_demand < window_start))
-            excess = max(on_hand - (levels_here.order_up_to_level
-                                    + settings.excess_horizon_days * daily), 0.0)
-            rows.append({
+            pending.append((lead, protection, target, unit_cost, min_order_qty, pack_size, {
                 "as_of_date": as_of_date, "part_id": part_id, "location_id": location,
                 "model_version": None if part_forecast is None else model_version,
                 "criticality": criticality,
@@ -429,26 +543,69 @@ def recommend(forecast: pd.DataFrame, parts: pd.DataFrame, inventory: pd.DataFra
                 "inventory_snapshot_date": snapshot_date, "on_hand": on_hand,
                 "on_order": on_order, "inventory_position": position, "demand_share": share,
                 "mean_daily_demand": daily, "lead_time_demand_mean": lead.mean,
-                "safety_stock": levels_here.safety_stock,
-                "reorder_point": levels_here.reorder_point,
-                "order_up_to_level": levels_here.order_up_to_level,
-                "expected_fill_rate": levels_here.expected_fill_rate,
-                "expected_cycle_service_level": levels_here.expected_cycle_service_level,
-                "recommended_order_qty": quantity,
-                "recommended_order_value": quantity * unit_cost,
                 "stockout_probability": 1.0 - lead.probability_at_most(position),
                 "expected_units_short": short, "value_at_risk": short * unit_cost,
                 "days_of_cover": cover,
                 "projected_stockout_date": (as_of_date + timedelta(days=math.floor(cover))
                                             if cover is not None and cover <= MAX_COVER_DAYS
                                             else None),
-                "excess_units": excess, "excess_value": excess * unit_cost,
                 "last_demand_date": last_demand,
                 "dead_stock_units": on_hand if dead else 0.0,
                 "dead_stock_value": on_hand * unit_cost if dead else 0.0,
                 "data_flags": ",".join(row_flags),
-            })
+            }))
+
+    for levels_here, (_, _, _, unit_cost, min_order_qty, pack_size, row) in zip(
+            _levels_for(pending, settings), pending):
+        quantity = order_quantity(levels_here.order_up_to_level, levels_here.reorder_point,
+                                  row["inventory_position"], min_order_qty, pack_size)
+        excess = max(row["on_hand"] - (levels_here.order_up_to_level
+                                       + settings.excess_horizon_days * row["mean_daily_demand"]),
+                     0.0)
+        rows.append({**row, "safety_stock": levels_here.safety_stock,
+                     "reorder_point": levels_here.reorder_point,
+                     "order_up_to_level": levels_here.order_up_to_level,
+                     "expected_fill_rate": levels_here.expected_fill_rate,
+                     "expected_cycle_service_level": levels_here.expected_cycle_service_level,
+                     "recommended_order_qty": quantity,
+                     "recommended_order_value": quantity * unit_cost,
+                     "excess_units": excess, "excess_value": excess * unit_cost})
     return pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+
+
+def _levels_for(pending: list[tuple], settings: InventorySettings) -> list[StockLevels]:
+    """The stock levels of every pending part-location: each on its own target, or, with the
+    system allocation, per target (criticality) over all part-locations sharing it."""
+    if settings.allocation == ITEM_TARGETS:
+        return [stock_levels(lead, protection, target, settings.service_measure)
+                for lead, protection, target, *_ in pending]
+    levels: list[StockLevels | None] = [None] * len(pending)
+    for target in sorted({entry[2] for entry in pending}):
+        group = [i for i, entry in enumerate(pending) if entry[2] == target]
+        leads = [pending[i][0] for i in group]
+        protections = [pending[i][1] for i in group]
+        smallest = [max(math.ceil(pending[i][4] / pending[i][5] - 1e-9), 1) * pending[i][5]
+                    for i in group]
+        order_up_to = system_order_up_to(leads, protections, [pending[i][3] for i in group],
+                                         [target], smallest)[:, 0]
+        for i, lead, protection, level in zip(group, leads, protections, order_up_to):
+            rate = float(expected_fill_rate(lead, protection, [level])[0])
+            levels[i] = _levels_at(lead, protection, int(level),
+                                   reorder_point_for_fill_rate(lead, int(level), rate))
+    return levels
+
+
+def _levels_at(lead_time: DemandDistribution, protection: DemandDistribution, order_up_to: int,
+               reorder_point: int) -> StockLevels:
+    return StockLevels(
+        reorder_point=reorder_point,
+        order_up_to_level=order_up_to,
+        safety_stock=reorder_point - lead_time.mean,
+        lead_time_demand_mean=lead_time.mean,
+        protection_demand_mean=protection.mean,
+        expected_fill_rate=float(expected_fill_rate(lead_time, protection, [order_up_to])[0]),
+        expected_cycle_service_level=protection.probability_at_most(order_up_to),
+    )
 
 
 def _as_date(value, name: str) -> date:

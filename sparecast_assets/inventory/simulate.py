@@ -40,8 +40,11 @@ import pandas as pd
 
 from sparecast_assets.inventory.calibrate import TargetMap, nominal_levels
 from sparecast_assets.inventory.demand import (
-    DemandDistribution, demand_over, negative_binomial_pmf, pmf_from_quantiles, quantile_columns)
-from sparecast_assets.inventory.policy import FILL_RATE, order_quantity, order_up_to_levels
+    DemandDistribution, bucket_size, demand_over, forecast_bucket_size, negative_binomial_pmf,
+    pmf_from_quantiles, quantile_columns)
+from sparecast_assets.inventory.policy import (
+    FILL_RATE, expected_fill_rate, order_quantity, order_up_to_levels, reorder_point_for_fill_rate,
+    reorder_points, system_order_up_to)
 
 Forecaster = Callable[[pd.DataFrame, int], pd.DataFrame]
 
@@ -163,10 +166,12 @@ class _Levels:
 
     def levels(self, key, lead: DemandDistribution, protection: DemandDistribution,
                targets: np.ndarray) -> np.ndarray:
+        """(targets x 2): the order-up-to level S and the reorder point s per target."""
         cache_key = (key, targets.tobytes())
         if cache_key not in self._levels:
-            self._levels[cache_key] = order_up_to_levels(
-                lead, protection, targets, self.measure).astype(float)
+            order_up_to = order_up_to_levels(lead, protection, targets, self.measure)
+            reorder = reorder_points(lead, order_up_to, targets, self.measure)
+            self._levels[cache_key] = np.column_stack([order_up_to, reorder]).astype(float)
         return self._levels[cache_key]
 
     def nominal(self, key, lead: DemandDistribution, protection: DemandDistribution
@@ -178,18 +183,22 @@ class _Levels:
 
     def from_quantiles(self, levels: np.ndarray, steps: np.ndarray, lead_time: int,
                        review: int) -> tuple[tuple, DemandDistribution, DemandDistribution]:
-        key = (steps[: lead_time + review].tobytes(), lead_time, review)
+        covered = steps[: lead_time + review]
+        key = (covered.tobytes(), lead_time, review)
         if key not in self._distributions:
+            unit = forecast_bucket_size(covered[:, :-1], np.nan_to_num(covered[:, -1]))
             pmfs = []
-            for row in steps[: lead_time + review]:
-                row_key = row.tobytes()
+            for row in covered:
+                row_key = (row.tobytes(), unit)
                 if row_key not in self._pmfs:
                     mean = None if np.isnan(row[-1]) else row[-1]
-                    self._pmfs[row_key] = pmf_from_quantiles(levels, row[:-1], mean)
+                    self._pmfs[row_key] = pmf_from_quantiles(levels, row[:-1], mean, unit)
                 pmfs.append(self._pmfs[row_key])
-            self._distributions[key] = (DemandDistribution(demand_over(pmfs, lead_time)),
-                                        DemandDistribution(demand_over(pmfs,
-                                                                       lead_time + review)))
+            # The protection interval is the lead time and then the review: convolve once.
+            lead = demand_over(pmfs, lead_time)
+            self._distributions[key] = (
+                DemandDistribution(lead, unit),
+                DemandDistribution(demand_over([lead] + pmfs[lead_time:], 1 + review), unit))
         return (key, *self._distributions[key])
 
     def from_negative_binomial(self, mean: np.ndarray, alpha: float, lead_time: int,
@@ -201,12 +210,25 @@ class _Levels:
         key = (round(lead_mean, 12), round(protection_mean, 12), round(alpha, 12), lead_time,
                review)
         if key not in self._distributions:
+            # The buckets of a period's demand far up its tail (five standard deviations).
+            largest = max(lead_mean, protection_mean)
+            unit = bucket_size(largest + 5.0 * np.sqrt(largest + alpha * largest**2))
             self._distributions[key] = (
-                DemandDistribution(negative_binomial_pmf(lead_mean, alpha, lead_time)),
+                DemandDistribution(negative_binomial_pmf(lead_mean, alpha, lead_time, unit),
+                                   unit),
                 DemandDistribution(negative_binomial_pmf(protection_mean, alpha,
-                                                         lead_time + review)))
+                                                         lead_time + review, unit), unit))
         return (key, *self._distributions[key])
 
+
+# The policies the simulator replays: (R, S), ordering up to S at every review below it, and
+# (R, s, S), ordering up to S when the position is at or below the reorder point s.
+ORDER_UP_TO = "order_up_to"
+REORDER_POINT = "reorder_point"
+# How a target is read: as every item's own fill rate, or as the fill rate over all items'
+# units at the least stock value.
+ITEM = "item"
+SYSTEM = "system"
 
 # A review before the held-out periods is forecast for recalibration only when at least this
 # many periods of history precede it.
@@ -217,19 +239,31 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
                       holdout: int, targets: Sequence[float], *, review: int = 1,
                       reforecast_every: int = 1, measure: str = FILL_RATE,
                       recalibrate: bool = False, warmup: int = 0,
+                      unit_costs: pd.Series | None = None,
+                      smallest_orders: pd.Series | None = None,
                       log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
-    """Order-up-to level per item, held-out period and target: {item: array (holdout x
-    targets)}. ``demand`` is the long table (item, period, quantity) of the whole history with
-    every item in every period; ``lead_times`` whole periods by item.
+    """Order-up-to level and reorder point per item, held-out period and target: {item: array
+    (holdout x targets x 2)}, [..., 0] the order-up-to level S and [..., 1] the reorder point s
+    of the policy (:mod:`sparecast_assets.inventory.policy`). ``demand`` is the long table
+    (item, period, quantity) of the whole history with every item in every period;
+    ``lead_times`` whole periods by item.
 
     With ``recalibrate`` each origin asks for the nominal targets that reviews already over
     by then (lead time plus review period past) would have needed to achieve the targets
     (:class:`sparecast_assets.inventory.calibrate.TargetMap`): what the policy would have
     known. ``warmup`` periods before the held-out ones are reviewed the same way (forecast
     every ``reforecast_every``, not measured) so that the map has reviews from the start;
-    reviews with fewer than MIN_WARMUP_HISTORY periods before them are left out."""
+    reviews with fewer than MIN_WARMUP_HISTORY periods before them are left out.
+
+    With ``unit_costs`` (by item) the targets are fill rates over all items' units, reached at
+    the least stock value (:func:`sparecast_assets.inventory.policy.system_order_up_to`) at
+    every review; each item's reorder point is then the one for the fill rate its S gives it.
+    Without, every item gets each target as its own."""
     if holdout < 1 or reforecast_every < 1 or review < 1 or warmup < 0:
         raise ValueError("holdout, reforecast_every and review must be >= 1, warmup >= 0")
+    if unit_costs is not None and (recalibrate or measure != FILL_RATE):
+        raise ValueError("the system allocation (unit_costs) sets fill-rate targets over all "
+                         "items and is not recalibrated")
     periods = np.sort(demand["period"].unique())
     if holdout >= periods.size:
         raise ValueError(f"holdout {holdout} leaves no history in {periods.size} periods")
@@ -249,14 +283,14 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
                          f"{missing[:5]}")
     wide = (demand.pivot(index="item", columns="period", values="quantity")
             .reindex(index=items, columns=periods).fillna(0.0).to_numpy(float))
-    paths = {item: np.zeros((holdout, len(targets))) for item in items}
+    paths = {item: np.zeros((holdout, len(targets), 2)) for item in items}
     longest = int(lead_times.max())
-    levels = _Levels(targets, measure)
     first = periods.size - holdout
+    # Warm-up reviews only feed the target map: without recalibration there is nothing to warm.
     warmup_origins = [origin for origin in range(first - warmup, first, reforecast_every)
-                      if origin >= MIN_WARMUP_HISTORY]
-    # Reviews whose interval has not ended yet: (end period, cache key, lead-time and
-    # protection distributions, demand row, review period, lead time).
+                      if origin >= MIN_WARMUP_HISTORY] if recalibrate else []
+    # Reviews whose interval has not ended yet: (end period, levels at the nominal targets,
+    # demand row, review period, lead time).
     pending: list[tuple] = []
     target_map = TargetMap(measure)
     asked = np.asarray(targets, dtype=float)
@@ -267,10 +301,9 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
         if recalibrate:
             still = []
             for entry in pending:
-                end, key, lead, protection, row, at, lead_time = entry
+                end, nominal, row, at, lead_time = entry
                 if end <= origin:
-                    target_map.add(levels.nominal(key, lead, protection),
-                                   float(wide[row, at:at + lead_time].sum()),
+                    target_map.add(nominal, float(wide[row, at:at + lead_time].sum()),
                                    float(wide[row, at + lead_time:end].sum()))
                 else:
                     still.append(entry)
@@ -278,15 +311,19 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
             asked = target_map.nominal(targets)
         history = demand[demand["period"] < periods[origin]]
         forecast = forecaster(history, span - 1 + longest + review)
+        # A cache per origin: a lumpy part's distributions run to millions of units, and
+        # keeping every origin's would take gigabytes; within an origin, items share.
+        levels = _Levels(targets, measure)
         kind, per_item = _period_frames(forecast)
         forecast_items = per_item["items"] if kind == "quantiles" else per_item
         left_out = [item for item in items if item not in forecast_items]
         if left_out:
             raise ValueError(f"the forecaster left out {len(left_out)} item(s): {left_out[:5]}")
-        for row_index, item in enumerate(items):
-            lead_time = int(lead_times[item])
-            for offset in range(span):
-                at = origin + offset
+        for offset in range(span):
+            at = origin + offset
+            reviewed = []
+            for row_index, item in enumerate(items):
+                lead_time = int(lead_times[item])
                 if kind == "quantiles":
                     key, lead, protection = levels.from_quantiles(
                         per_item["levels"], per_item["items"][item][offset:], lead_time, review)
@@ -295,10 +332,19 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
                     key, lead, protection = levels.from_negative_binomial(
                         mean[offset:], alpha, lead_time, review)
                 if recalibrate:
-                    pending.append((at + lead_time + review, key, lead, protection, row_index,
-                                    at, lead_time))
-                if at >= first:
+                    pending.append((at + lead_time + review,
+                                    levels.nominal(key, lead, protection), row_index, at,
+                                    lead_time))
+                if at >= first and unit_costs is None:
                     paths[item][at - first] = levels.levels(key, lead, protection, asked)
+                reviewed.append((lead, protection))
+            if at >= first and unit_costs is not None:
+                system = _system_levels(
+                    reviewed, unit_costs.reindex(items).to_numpy(float), asked,
+                    None if smallest_orders is None
+                    else smallest_orders.reindex(items).to_numpy(float))
+                for item, item_levels in zip(items, system):
+                    paths[item][at - first] = item_levels
         if log:
             calibration = ""
             if recalibrate:
@@ -309,6 +355,21 @@ def order_up_to_paths(demand: pd.DataFrame, lead_times: pd.Series, forecaster: F
                 f"{' (warm-up)' if origin < first else ''}: {len(items)} items"
                 f"{calibration}, {time.monotonic() - started:.1f}s")
     return paths
+
+
+def _system_levels(reviewed: list[tuple[DemandDistribution, DemandDistribution]],
+                   unit_costs: np.ndarray, targets: np.ndarray,
+                   smallest_orders: np.ndarray | None) -> np.ndarray:
+    """(items x targets x 2): S of the system allocation and s for the fill rate S gives."""
+    leads, protections = zip(*reviewed)
+    order_up_to = system_order_up_to(leads, protections, unit_costs, targets, smallest_orders)
+    out = np.zeros((len(reviewed), len(targets), 2))
+    out[:, :, 0] = order_up_to
+    for i, (lead, protection) in enumerate(reviewed):
+        rates = expected_fill_rate(lead, protection, order_up_to[i])
+        out[i, :, 1] = [reorder_point_for_fill_rate(lead, int(level), rate)
+                        for level, rate in zip(order_up_to[i], rates)]
+    return out
 
 
 def summarise(replays: dict[str, Replay]) -> dict[str, float]:
@@ -370,20 +431,62 @@ def negative_binomial_forecaster(model: str) -> Forecaster:
     return forecast
 
 
+class CoreForecaster:
+    """sparecast's forecasting core as a forecaster, run the way a deployment runs it: the
+    model is retrained once ``retrain_every`` periods of new history have come in (or when a
+    longer horizon is asked), and every call in between forecasts from the newest history
+    with the model it has: features are recomputed, trees are not. ``trainings`` counts the
+    retrainings."""
+
+    def __init__(self, freq: str, retrain_every: int = 1, **core_options):
+        if retrain_every < 1:
+            raise ValueError(f"retrain_every must be >= 1, got {retrain_every}")
+        self.freq, self.retrain_every, self.options = freq, retrain_every, core_options
+        self.model = None
+        self.trained_through: pd.Timestamp | None = None
+        self.trained_horizon = 0
+        self.trainings = 0
+
+    def __call__(self, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        from sparecast_assets.forecasting import core
+
+        last = pd.Timestamp(pd.to_datetime(history["period"]).max())
+        due = (self.trained_through is None or self.model is None
+               or self.trained_horizon < horizon
+               or last >= self.trained_through + core.FREQ_STEP[self.freq] * self.retrain_every)
+        if due:
+            self.model = core.fit(history, horizon, self.freq, **self.options)
+            self.trained_through, self.trained_horizon = last, horizon
+            self.trainings += 1
+        return core.forecast_with_model(history, horizon, self.freq, model=self.model,
+                                        **self.options).frame
+
+
 def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[str, Forecaster],
             targets: Sequence[float], holdout: int, *,
             reforecast_every: dict[str, int] | None = None,
             fixed_levels: dict[str, pd.DataFrame] | None = None, measure: str = FILL_RATE,
             recalibrate: bool = False, warmup: int = 0,
+            policy: str = ORDER_UP_TO, allocation: str = ITEM,
             log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """One row per forecaster and target (and per fixed policy) with :func:`summarise`'s
     figures. ``attributes``: item, lead_time_periods (whole), unit_cost, min_order_qty,
     pack_size. ``fixed_levels``: name -> frame item, reorder_point, order_up_to (a policy that
-    does not forecast, such as the refinery's own Min / Max)."""
+    does not forecast, such as the refinery's own Min / Max). ``policy``: ORDER_UP_TO orders
+    at every review that finds the position below S; REORDER_POINT only when it is at or
+    below the reorder point s, as the recommendations table tells a planner. ``allocation``:
+    ITEM gives every item the target; SYSTEM reaches the target over all items' units at the
+    least stock value (see :func:`order_up_to_paths`)."""
+    if policy not in (ORDER_UP_TO, REORDER_POINT):
+        raise ValueError(f"policy must be {ORDER_UP_TO!r} or {REORDER_POINT!r}, got {policy!r}")
+    if allocation not in (ITEM, SYSTEM):
+        raise ValueError(f"allocation must be {ITEM!r} or {SYSTEM!r}, got {allocation!r}")
     attributes = attributes.set_index("item")
     wide = demand.pivot(index="item", columns="period", values="quantity").fillna(0.0)
     held_out = wide.reindex(attributes.index).to_numpy(float)[:, -holdout:]
     lead_times = attributes["lead_time_periods"].astype(int)
+    packs = attributes["pack_size"].astype(float)
+    smallest = np.maximum(np.ceil(attributes["min_order_qty"].astype(float) / packs - 1e-9), 1.0) * packs
     rows = []
 
     def replays_of(order_up_to, reorder_points=None) -> dict[str, Replay]:
@@ -399,10 +502,16 @@ def compare(demand: pd.DataFrame, attributes: pd.DataFrame, forecasters: dict[st
         every = (reforecast_every or {}).get(name, 1)
         paths = order_up_to_paths(demand, lead_times, forecaster, holdout, targets,
                                   reforecast_every=every, measure=measure,
-                                  recalibrate=recalibrate, warmup=warmup, log=log)
+                                  recalibrate=recalibrate, warmup=warmup,
+                                  unit_costs=(attributes["unit_cost"] if allocation == SYSTEM
+                                              else None),
+                                  smallest_orders=smallest, log=log)
         for j, target in enumerate(targets):
-            levels = [paths[item][:, j] for item in attributes.index]
-            rows.append({"forecaster": name, "target": target, **summarise(replays_of(levels))})
+            levels = [paths[item][:, j, 0] for item in attributes.index]
+            reorder = ([paths[item][:, j, 1] for item in attributes.index]
+                       if policy == REORDER_POINT else None)
+            rows.append({"forecaster": name, "target": target,
+                         **summarise(replays_of(levels, reorder))})
         if log:
             log(f"{name}: {time.monotonic() - started:.0f}s")
     for name, levels in (fixed_levels or {}).items():
